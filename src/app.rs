@@ -1,0 +1,361 @@
+//! Application state, the middleware stack, and serving with graceful shutdown.
+//!
+//! `main` and the test harness both go through [`Application::build`] and
+//! [`Application::run_until`], so tests exercise the same start-up path as production.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Method, StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::http::middleware::rate_limit::{ClientRateLimiter, rate_limit};
+use crate::http::middleware::{observe, request_id, responses};
+use crate::http::{self, docs};
+
+/// Requests whose body is larger are refused with 413 before a handler sees them.
+pub const BODY_LIMIT_BYTES: usize = 10 * 1024 * 1024;
+/// A request still running after this is answered 503, so a stuck query cannot pin a worker.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler may use. Cheap to clone: one `Arc`.
+#[derive(Clone)]
+pub struct AppState(Arc<AppStateInner>);
+
+pub struct AppStateInner {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub metrics: PrometheusHandle,
+    pub started_at: Instant,
+}
+
+impl Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, db: DatabaseConnection) -> Self {
+        AppState(Arc::new(AppStateInner {
+            config: Arc::new(config),
+            db,
+            metrics: crate::telemetry::metrics_handle(),
+            started_at: Instant::now(),
+        }))
+    }
+}
+
+/// The whole HTTP application: routes, Swagger UI, fallbacks and the middleware stack.
+pub fn router(state: AppState) -> Router {
+    let (routes, openapi) = http::routes().split_for_parts();
+    with_platform(routes.merge(docs::swagger_ui(openapi)), state)
+}
+
+/// Wraps routes in what API.md §2 promises every response: fallbacks, envelope, headers,
+/// limits. Separate from [`router`] so tests can put routes of their own inside it.
+fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
+    let config = &state.config;
+
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(config.allowed_origins.clone()))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            request_id::X_REQUEST_ID.clone(),
+        ])
+        .expose_headers([
+            request_id::X_REQUEST_ID.clone(),
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
+        ])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600));
+    let rate_limiter = ClientRateLimiter::new(
+        config.rate_limit_max,
+        config.rate_limit_window,
+        config.trust_proxy,
+    );
+
+    // Outermost first. The request id wraps everything so even a rejection carries it; the
+    // envelope sits inside compression so it never rewrites an encoded body.
+    let stack = ServiceBuilder::new()
+        .layer(from_fn(request_id::request_id))
+        .layer(from_fn(observe::observe))
+        .layer(map_response(responses::security_headers))
+        .layer(cors)
+        .layer(CompressionLayer::new())
+        .layer(map_response(responses::error_envelope))
+        .layer(from_fn_with_state(rate_limiter, rate_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::custom(responses::panic_response))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
+
+    routes
+        .route_layer(from_fn(observe::expose_matched_path))
+        .fallback(|| async { AppError::NotFound("Route") })
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(stack)
+        .with_state(state)
+}
+
+/// A migrated database and a bound socket, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, applies pending migrations and binds `HOST:PORT` (port 0 picks a free one).
+    /// Each failure is an error naming what to fix.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let db = crate::db::connect(&config.database_url).await?;
+        crate::db::migrate(&db).await?;
+        let listener = TcpListener::bind((config.host.as_str(), config.port))
+            .await
+            .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+        Ok(Application {
+            listener,
+            state: AppState::new(config, db),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
+    /// finish, and closes the database pool.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        let db = state.db.clone();
+        serve(listener, router(state), shutdown).await?;
+        db.close_by_ref()
+            .await
+            .context("cannot close the database pool")?;
+        Ok(())
+    }
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("the HTTP server failed")
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c()
+            .await
+            .expect("the Ctrl-C handler can be installed");
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("the SIGTERM handler can be installed")
+            .recv()
+            .await;
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, draining in-flight requests"),
+        () = terminate => tracing::info!("SIGTERM received, draining in-flight requests"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The platform around routes that only tests have: a JSON echo, a panic, a slow handler.
+
+    use axum::body::Body;
+    use axum::http::{Request, Response};
+    use axum::routing::{get, post};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::http::extract::Json;
+
+    async fn state() -> AppState {
+        let db = crate::db::connect("sqlite::memory:").await.unwrap();
+        AppState::new(Config::for_database("sqlite::memory:"), db)
+    }
+
+    async fn test_router() -> Router {
+        let routes = Router::new()
+            .route(
+                "/api/v1/echo",
+                post(|Json(body): Json<serde_json::Value>| async move { Json(body) }),
+            )
+            .route(
+                "/api/v1/panic",
+                get(|| async {
+                    let items: Vec<u8> = Vec::new();
+                    items[1].to_string()
+                }),
+            );
+        with_platform(routes, state().await)
+    }
+
+    async fn send(request: Request<Body>) -> (Response<Body>, serde_json::Value) {
+        let response = test_router().await.oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or_default();
+        (Response::from_parts(parts, Body::empty()), json)
+    }
+
+    fn post_echo(content_type: &str, body: impl Into<Body>) -> Request<Body> {
+        Request::post("/api/v1/echo")
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body.into())
+            .unwrap()
+    }
+
+    fn assert_platform_headers(response: &Response<Body>) {
+        assert!(response.headers().contains_key("x-request-id"));
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    }
+
+    #[tokio::test]
+    async fn valid_json_passes_through() {
+        let (response, body) = send(post_echo("application/json", r#"{"a":1}"#)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(body, serde_json::json!({"a": 1}));
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_envelope() {
+        let (response, body) = send(post_echo("application/json", "{\"a\": ")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_platform_headers(&response);
+        assert_eq!(body["success"], false);
+        assert_eq!(body["error"]["code"], "VALIDATION_ERROR");
+        assert_eq!(body["error"]["details"][0]["field"], "body");
+    }
+
+    #[tokio::test]
+    async fn a_form_body_is_a_415_envelope() {
+        let (response, body) = send(post_echo("application/x-www-form-urlencoded", "a=1")).await;
+        assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_platform_headers(&response);
+        assert_eq!(body["error"]["code"], "UNSUPPORTED_MEDIA_TYPE");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_10_mb_is_a_413_envelope() {
+        let mut big = vec![b' '; BODY_LIMIT_BYTES + 1];
+        big[0] = b'1';
+        let (response, body) = send(post_echo("application/json", big)).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_platform_headers(&response);
+        assert_eq!(body["error"]["code"], "PAYLOAD_TOO_LARGE");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_a_plain_500_envelope() {
+        let request = Request::get("/api/v1/panic").body(Body::empty()).unwrap();
+        let (response, body) = send(request).await;
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_platform_headers(&response);
+        assert_eq!(
+            body,
+            serde_json::json!({"success": false,
+                "error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_in_flight_requests_finish() {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let slow = Router::new().route(
+            "/slow",
+            get(move || {
+                if let Some(tx) = started_tx.lock().unwrap().take() {
+                    let _ = tx.send(());
+                }
+                async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    "done"
+                }
+            }),
+        );
+        let app = with_platform(slow, state().await);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, app, async {
+            let _ = stop_rx.await;
+        }));
+
+        let request = tokio::spawn(async move {
+            let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            stream
+                .write_all(b"GET /slow HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.unwrap();
+            response
+        });
+        started_rx.await.unwrap();
+        stop_tx.send(()).unwrap();
+
+        let response = request.await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+        assert!(response.ends_with("done"), "{response}");
+        server.await.unwrap().unwrap();
+    }
+}

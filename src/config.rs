@@ -1,0 +1,273 @@
+//! Configuration from the environment, validated once so that a bad value stops the process at
+//! start-up with one line naming the variable, instead of failing on the first request.
+
+use std::time::Duration;
+
+use axum::http::HeaderValue;
+use secrecy::SecretString;
+
+/// Where the process runs; production tightens defaults that are convenient locally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl AppEnv {
+    pub fn is_production(self) -> bool {
+        self == AppEnv::Production
+    }
+}
+
+/// Every setting of API.md §1, typed. Tests build it in code with [`Config::for_database`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub host: String,
+    pub port: u16,
+    pub app_env: AppEnv,
+    pub jwt_secret: SecretString,
+    /// True when no `JWT_SECRET` was given and a random one was made for this process: tokens
+    /// will not survive a restart or work across instances.
+    pub jwt_secret_generated: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub allowed_origins: Vec<HeaderValue>,
+    /// Requests per window per client IP on `/api/*`; `0` turns limiting off.
+    pub rate_limit_max: u32,
+    pub rate_limit_window: Duration,
+    pub login_max_failures: u32,
+    pub login_lockout: Duration,
+    pub log_level: String,
+    pub redis_url: Option<SecretString>,
+    pub nats_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
+    pub trust_proxy: bool,
+}
+
+/// A configuration error, phrased for the operator who has to fix the environment.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl ConfigError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecommerce.db";
+const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the process environment (after `.env`, which `main` loads first).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source, so tests need no `set_var`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let parsed = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match var(name) {
+                None => Ok(default),
+                Some(raw) => raw.trim().parse().map_err(|_| {
+                    ConfigError(format!("{name} must be a whole number, got {raw:?}"))
+                }),
+            }
+        };
+        let secs = |name: &str, default: u64| -> Result<Duration, ConfigError> {
+            match parsed(name, default)? {
+                0 => Err(ConfigError(format!("{name} must be greater than 0"))),
+                n => Ok(Duration::from_secs(n)),
+            }
+        };
+        let small = |name: &str, default: u64| -> Result<u32, ConfigError> {
+            u32::try_from(parsed(name, default)?)
+                .map_err(|_| ConfigError(format!("{name} is too large")))
+        };
+
+        let app_env = match var("APP_ENV").as_deref().map(str::trim) {
+            None | Some("development") => AppEnv::Development,
+            Some("test") => AppEnv::Test,
+            Some("production") => AppEnv::Production,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "APP_ENV must be development, test or production, got {other:?}"
+                )));
+            }
+        };
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        crate::db::Backend::from_url(&database_url)?;
+
+        let port = u16::try_from(parsed("PORT", 3000)?)
+            .map_err(|_| ConfigError("PORT must be between 0 and 65535".to_owned()))?;
+
+        let (jwt_secret, jwt_secret_generated) = match var("JWT_SECRET") {
+            Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => (secret, false),
+            Some(_) => {
+                return Err(ConfigError(format!(
+                    "JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+                )));
+            }
+            None if app_env.is_production() => {
+                return Err(ConfigError(format!(
+                    "JWT_SECRET is required when APP_ENV=production (at least {MIN_JWT_SECRET_BYTES} bytes)"
+                )));
+            }
+            None => (random_secret(), true),
+        };
+
+        let allowed_origins = var("ALLOWED_ORIGINS")
+            .unwrap_or_else(|| "http://localhost:3000".to_owned())
+            .split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                HeaderValue::from_str(origin).map_err(|_| {
+                    ConfigError(format!("ALLOWED_ORIGINS has an invalid origin {origin:?}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let trust_proxy = match var("TRUST_PROXY").as_deref().map(str::trim) {
+            None | Some("false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "TRUST_PROXY must be true or false, got {other:?}"
+                )));
+            }
+        };
+
+        Ok(Config {
+            database_url,
+            host: var("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
+            port,
+            app_env,
+            jwt_secret: SecretString::from(jwt_secret),
+            jwt_secret_generated,
+            access_token_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
+            refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECS", 1_209_600)?,
+            allowed_origins,
+            rate_limit_max: small("RATE_LIMIT_MAX", 100)?,
+            rate_limit_window: secs("RATE_LIMIT_WINDOW_SECS", 900)?,
+            login_max_failures: small("LOGIN_MAX_FAILURES", 5)?,
+            login_lockout: secs("LOGIN_LOCKOUT_SECS", 900)?,
+            log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
+            redis_url: var("REDIS_URL").map(SecretString::from),
+            nats_url: var("NATS_URL"),
+            smtp_url: var("SMTP_URL").map(SecretString::from),
+            trust_proxy,
+        })
+    }
+
+    /// The defaults of a development process on the given database; what tests start from.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
+        Self::from_lookup(|name| match name {
+            "DATABASE_URL" => Some(database_url.clone()),
+            "APP_ENV" => Some("test".to_owned()),
+            _ => None,
+        })
+        .expect("the defaults are valid")
+    }
+}
+
+fn random_secret() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.database_url, "sqlite://data/ecommerce.db");
+        assert_eq!((config.host.as_str(), config.port), ("127.0.0.1", 3000));
+        assert_eq!(config.app_env, AppEnv::Development);
+        assert!(config.jwt_secret_generated);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(config.refresh_token_ttl, Duration::from_secs(1_209_600));
+        assert_eq!(config.allowed_origins, vec!["http://localhost:3000"]);
+        assert_eq!(config.rate_limit_max, 100);
+        assert_eq!(config.rate_limit_window, Duration::from_secs(900));
+        assert_eq!(config.login_max_failures, 5);
+        assert_eq!(config.login_lockout, Duration::from_secs(900));
+        assert_eq!(config.log_level, "info");
+        assert!(config.redis_url.is_none() && config.nats_url.is_none());
+        assert!(!config.trust_proxy);
+    }
+
+    #[test]
+    fn development_makes_a_different_random_secret_per_process() {
+        let a = parse(&[]).unwrap();
+        let b = parse(&[]).unwrap();
+        assert_eq!(a.jwt_secret.expose_secret().len(), 64);
+        assert_ne!(a.jwt_secret.expose_secret(), b.jwt_secret.expose_secret());
+    }
+
+    #[test]
+    fn production_requires_a_long_secret() {
+        let missing = parse(&[("APP_ENV", "production")]).unwrap_err();
+        assert!(
+            missing.to_string().contains("JWT_SECRET is required"),
+            "{missing}"
+        );
+        let short = parse(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+        let ok = parse(&[("APP_ENV", "production"), ("JWT_SECRET", &"x".repeat(32))]).unwrap();
+        assert!(ok.app_env.is_production() && !ok.jwt_secret_generated);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("PORT", "eighty"),
+            ("PORT", "70000"),
+            ("RATE_LIMIT_MAX", "-1"),
+            ("ACCESS_TOKEN_TTL_SECS", "0"),
+            ("APP_ENV", "staging"),
+            ("TRUST_PROXY", "maybe"),
+            ("DATABASE_URL", "mysql://localhost/shop"),
+        ] {
+            let err = parse(&[(name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn lists_and_switches_are_parsed() {
+        let config = parse(&[
+            ("ALLOWED_ORIGINS", "https://a.example, https://b.example,"),
+            ("RATE_LIMIT_MAX", "0"),
+            ("TRUST_PROXY", "true"),
+            ("DATABASE_URL", "postgres://postgres@127.0.0.1/shop"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert_eq!(config.rate_limit_max, 0);
+        assert!(config.trust_proxy);
+    }
+}

@@ -1,0 +1,77 @@
+//! One log line and two metrics per request, labelled by the matched route (never the raw
+//! URI, which would give every product id its own time series).
+//!
+//! The route is known only after routing, so [`expose_matched_path`] runs inside the router and
+//! hands it out on the response.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+
+use super::request_id::RequestId;
+use crate::error::ErrorCause;
+
+/// Routes that load balancers and scrapers poll; logged at debug so they do not drown the log.
+const QUIET_ROUTES: &[&str] = &["/health", "/ready", "/metrics"];
+
+pub async fn observe(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .and_then(|id| id.0.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let span = tracing::info_span!("request", request_id, method = %method);
+
+    let response = next.run(request).instrument(span.clone()).await;
+
+    let elapsed = started.elapsed();
+    let route = response
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let status = response.status().as_u16();
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.clone()),
+        ("status", status.to_string()),
+    ];
+    metrics::counter!("http_requests_total", &labels).increment(1);
+    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    let _entered = span.enter();
+    if let Some(ErrorCause(cause)) = response.extensions().get::<ErrorCause>() {
+        tracing::error!(
+            route,
+            status,
+            duration_ms,
+            error = format!("{cause:#}"),
+            "request failed"
+        );
+    } else if QUIET_ROUTES.contains(&route.as_str()) {
+        tracing::debug!(route, status, duration_ms, "request");
+    } else {
+        tracing::info!(route, status, duration_ms, "request");
+    }
+    response
+}
+
+/// Runs inside the router, where the matched route is known, and copies it to the response.
+pub async fn expose_matched_path(
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(matched) = matched {
+        response.extensions_mut().insert(matched);
+    }
+    response
+}

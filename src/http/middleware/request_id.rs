@@ -1,0 +1,43 @@
+//! `X-Request-Id`: echoed when the client (or a proxy) sent a sane one, generated otherwise,
+//! and put on both the request, for logs, and the response.
+
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, for log spans.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
+
+/// Ids longer than this or with unusual characters are replaced rather than logged.
+const MAX_LEN: usize = 128;
+
+fn acceptable(value: &HeaderValue) -> bool {
+    let bytes = value.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= MAX_LEN
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(value) if acceptable(value) => value.clone(),
+        _ => {
+            let generated = HeaderValue::try_from(uuid::Uuid::now_v7().to_string())
+                .expect("a UUID is a valid header value");
+            request
+                .headers_mut()
+                .insert(X_REQUEST_ID.clone(), generated.clone());
+            generated
+        }
+    };
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
+    response
+}

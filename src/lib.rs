@@ -1,0 +1,17 @@
+//! ecommerce-api: an online-shop and blog backend, one binary over SQLite or PostgreSQL.
+//!
+//! Modules in reading order. Calls go one way: `http` calls `services`, which use `domain` and
+//! `db`; `domain` depends on nothing of ours.
+
+/// Application state, the middleware stack, and serving with graceful shutdown.
+pub mod app;
+/// Typed configuration, read from the environment once at start-up.
+pub mod config;
+/// Connections (the one place that tells SQLite from PostgreSQL) and migrations.
+pub mod db;
+/// The contract's error codes, the envelope and the status mapping.
+pub mod error;
+/// The REST adapter: routes, extractors, middleware and the OpenAPI document.
+pub mod http;
+/// Tracing subscriber and the Prometheus recorder.
+pub mod telemetry;

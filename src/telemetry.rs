@@ -1,0 +1,61 @@
+//! Logs and metrics set up once per process: readable text locally, JSON in production, and one
+//! Prometheus recorder that every app instance in the process (tests start many) shares.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Latency buckets in seconds, dense where an API should answer (1 ms to 1 s).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Installs the global subscriber. `level` is a `tracing` filter such as `info` or
+/// `ecommerce_api=debug,sqlx=warn`; an invalid one is a start-up error.
+pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(level)
+        .map_err(|e| anyhow::anyhow!("LOG_LEVEL {level:?} is not a valid filter: {e}"))?;
+    let registry = tracing_subscriber::registry().with(filter);
+    let result = if json {
+        registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
+            .try_init()
+    } else {
+        registry.with(tracing_subscriber::fmt::layer()).try_init()
+    };
+    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+}
+
+/// The process-wide Prometheus handle, installing the recorder on first use.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".to_owned()),
+                    LATENCY_BUCKETS,
+                )
+                .expect("the bucket list is not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+/// Resident memory of this process in bytes, from `/proc` (None where that does not exist).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
