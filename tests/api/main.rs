@@ -1,1 +1,10 @@
+//! One integration binary (one link step): every test starts the real app on a random port
+//! against a fresh database — SQLite, or PostgreSQL when `TEST_DATABASE_URL` is set.
 
+mod harness;
+
+mod cli;
+mod openapi;
+mod operations;
+mod platform;
+mod schema;

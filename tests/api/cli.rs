@@ -1,0 +1,178 @@
+//! The binary itself: subcommands, start-up errors (one clear line, non-zero exit) and
+//! SIGTERM handling.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::{TestDatabase, spawn_app};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ecommerce-api");
+
+/// The binary with a clean environment: only what the test passes, nothing from `.env`.
+fn command(args: &[&str], dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LOG_LEVEL", "warn")
+        .stdin(Stdio::null());
+    command
+}
+
+fn output(command: &mut Command) -> (Option<i32>, String, String) {
+    let out = command.output().expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn openapi_prints_the_served_document() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, stdout, _) = output(&mut command(&["openapi"], dir.path()));
+
+    assert_eq!(code, Some(0));
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed, app.get("/api-docs/openapi.json").await.body);
+}
+
+#[tokio::test]
+async fn migrate_creates_the_default_sqlite_file_and_folder_and_can_run_twice() {
+    let dir = tempfile::tempdir().unwrap();
+
+    for _ in 0..2 {
+        let (code, _, stderr) = output(&mut command(&["migrate"], dir.path()));
+        assert_eq!(code, Some(0), "{stderr}");
+    }
+
+    assert!(dir.path().join("data/ecommerce.db").is_file());
+}
+
+#[tokio::test]
+async fn migrate_applies_to_the_configured_database() {
+    let database = TestDatabase::create_empty().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, _, stderr) =
+        output(command(&["migrate"], dir.path()).env("DATABASE_URL", &database.url));
+
+    assert_eq!(code, Some(0), "{stderr}");
+    let db = ecommerce_api::db::connect(&database.url).await.unwrap();
+    use sea_orm::ConnectionTrait;
+    let applied = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), 2);
+    db.close().await.unwrap();
+}
+
+fn assert_one_line_failure(env: &[(&str, &str)], expected: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = command(&[], dir.path());
+    command.envs(env.iter().copied());
+
+    let (code, _, stderr) = output(&mut command);
+
+    assert_eq!(code, Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(lines[0].starts_with("ecommerce-api: "), "{stderr}");
+    assert!(lines[0].contains(expected), "{stderr}");
+}
+
+#[test]
+fn a_database_url_of_another_kind_stops_start_up() {
+    assert_one_line_failure(
+        &[("DATABASE_URL", "mysql://localhost/shop")],
+        "DATABASE_URL must start with sqlite:// or postgres://",
+    );
+}
+
+#[test]
+fn an_unreachable_postgres_stops_start_up() {
+    assert_one_line_failure(
+        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere")],
+        "cannot connect to PostgreSQL at DATABASE_URL",
+    );
+}
+
+#[test]
+fn production_without_a_jwt_secret_stops_start_up() {
+    assert_one_line_failure(
+        &[("APP_ENV", "production")],
+        "JWT_SECRET is required when APP_ENV=production",
+    );
+}
+
+#[test]
+fn a_malformed_number_names_its_variable() {
+    assert_one_line_failure(&[("PORT", "eighty")], "PORT must be a whole number");
+}
+
+#[test]
+fn a_port_in_use_stops_start_up() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+
+    assert_one_line_failure(
+        &[("PORT", port.as_str())],
+        &format!("cannot listen on 127.0.0.1:{port}"),
+    );
+}
+
+#[test]
+fn serve_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let child = command(&["serve"], dir.path())
+        .env("PORT", port.to_string())
+        .env("LOG_LEVEL", "info")
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "x".repeat(32))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    let mut up = false;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(up, "the server listens");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+
+    assert_eq!(out.status.code(), Some(0));
+    let logs = String::from_utf8_lossy(&out.stdout);
+    // Production logs are JSON, one object per line.
+    for line in logs.lines() {
+        let entry: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
+        assert!(
+            entry["timestamp"].is_string() && entry["level"].is_string(),
+            "{line}"
+        );
+    }
+    assert!(logs.contains("SIGTERM received"), "{logs}");
+    assert!(logs.contains("shut down cleanly"), "{logs}");
+}

@@ -1,0 +1,58 @@
+//! The served OpenAPI document: 3.1, with the shared error schema and the bearer scheme, equal
+//! to what `ecommerce-api openapi` prints, and to the reviewed snapshot.
+
+use crate::harness::spawn_app;
+
+const SNAPSHOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/api/snapshots/openapi.json"
+);
+
+#[tokio::test]
+async fn the_served_document_is_openapi_3_1_with_errors_and_bearer_auth() {
+    let app = spawn_app().await;
+
+    let response = app.get("/api-docs/openapi.json").await;
+
+    response.assert_status(200);
+    let doc = &response.body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
+        "bearer"
+    );
+    let codes = &doc["components"]["schemas"]["ErrorCode"]["enum"];
+    for code in [
+        "VALIDATION_ERROR",
+        "NOT_FOUND",
+        "INSUFFICIENT_STOCK",
+        "UNAVAILABLE",
+    ] {
+        assert!(
+            codes.as_array().unwrap().iter().any(|c| c == code),
+            "{code}"
+        );
+    }
+    assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
+    for path in ["/health", "/ready", "/metrics"] {
+        assert!(doc["paths"][path]["get"].is_object(), "{path}");
+    }
+}
+
+/// A contract change shows in review as a diff of the snapshot. After an intended change, run
+/// `UPDATE_SNAPSHOTS=1 cargo test openapi` and commit the file.
+#[tokio::test]
+async fn the_document_matches_the_reviewed_snapshot() {
+    let app = spawn_app().await;
+    let served = app.get("/api-docs/openapi.json").await.body;
+    let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
+
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(SNAPSHOT, &pretty).unwrap();
+    }
+    let snapshot = std::fs::read_to_string(SNAPSHOT).expect("the snapshot exists");
+    assert_eq!(
+        pretty, snapshot,
+        "the OpenAPI document changed; review it and run UPDATE_SNAPSHOTS=1 cargo test openapi"
+    );
+}

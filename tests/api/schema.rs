@@ -1,0 +1,274 @@
+//! The migrations: the whole schema on both backends, exact money, full-text structures kept
+//! in sync, and idempotent re-runs.
+
+use ecommerce_api::db::Backend;
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+
+use crate::harness::{TestDatabase, backend, spawn_app};
+
+const TABLES: &[&str] = &[
+    "users",
+    "user_profiles",
+    "refresh_tokens",
+    "login_failures",
+    "categories",
+    "products",
+    "reviews",
+    "orders",
+    "order_items",
+    "order_events",
+    "idempotency_keys",
+    "posts",
+    "tags",
+    "post_tags",
+    "comments",
+    "outbox",
+    "jobs",
+];
+
+const INDEXES: &[&str] = &[
+    "idx_users_role",
+    "idx_users_created_at",
+    "idx_products_created_at_id",
+    "idx_products_category_price",
+    "idx_products_in_stock",
+    "idx_orders_customer_status",
+    "idx_orders_pending",
+    "idx_posts_author_published",
+    "idx_posts_published",
+];
+
+async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0).unwrap())
+        .collect()
+}
+
+async fn table_names(db: &DatabaseConnection) -> Vec<String> {
+    strings(
+        db,
+        match backend() {
+            Backend::Postgres => {
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+            }
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY 1",
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn migrations_create_every_table_and_the_seed_indexes() {
+    let app = spawn_app().await;
+
+    let tables = table_names(&app.db).await;
+    let indexes = strings(
+        &app.db,
+        match backend() {
+            Backend::Postgres => "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'",
+            Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index'",
+        },
+    )
+    .await;
+
+    for table in TABLES {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "missing table {table}: {tables:?}"
+        );
+    }
+    for index in INDEXES {
+        assert!(
+            indexes.iter().any(|i| i == index),
+            "missing index {index}: {indexes:?}"
+        );
+    }
+    let unique_email = app
+        .db
+        .execute_raw(Statement::from_string(
+            app.db.get_database_backend(),
+            "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
+             SELECT id, email, password_hash, role, created_at, updated_at FROM users",
+        ))
+        .await;
+    assert!(unique_email.is_ok(), "an empty copy inserts nothing");
+}
+
+#[tokio::test]
+async fn running_migrations_twice_is_harmless() {
+    let database = TestDatabase::create_empty().await;
+    let db = ecommerce_api::db::connect(&database.url).await.unwrap();
+
+    ecommerce_api::db::migrate(&db).await.unwrap();
+    let before = table_names(&db).await;
+    ecommerce_api::db::migrate(&db).await.unwrap();
+
+    assert_eq!(table_names(&db).await, before);
+    let applied = strings(&db, "SELECT version FROM seaql_migrations ORDER BY version").await;
+    assert_eq!(
+        applied,
+        [
+            "m20261124_000001_create_schema",
+            "m20261124_000002_product_search"
+        ]
+    );
+    db.close().await.unwrap();
+}
+
+/// Inserts a product the way the catalog will: money in the backend's representation.
+async fn insert_product(
+    db: &DatabaseConnection,
+    name: &str,
+    description: &str,
+    price: Decimal,
+) -> uuid::Uuid {
+    let id = uuid::Uuid::now_v7();
+    let price: Value = match db.get_database_backend() {
+        DbBackend::Postgres => price.into(),
+        _ => i64::try_from(price * Decimal::ONE_HUNDRED).unwrap().into(),
+    };
+    let now = chrono::Utc::now();
+    let insert = Query::insert()
+        .into_table(Alias::new("products"))
+        .columns(
+            [
+                "id",
+                "name",
+                "description",
+                "price",
+                "in_stock",
+                "created_at",
+                "updated_at",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            id.into(),
+            name.into(),
+            description.into(),
+            price.into(),
+            5.into(),
+            now.into(),
+            now.into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn money_is_stored_exactly_and_sums_exactly() {
+    let app = spawn_app().await;
+    // 0.1 + 0.2 is the classic binary floating-point failure.
+    for price in ["0.10", "0.20", "99999999.99"] {
+        insert_product(&app.db, "p", "d", price.parse().unwrap()).await;
+    }
+
+    let backend = app.db.get_database_backend();
+    let (sum_sql, type_sql) = match backend {
+        DbBackend::Postgres => (
+            "SELECT CAST(SUM(price) AS TEXT) FROM products WHERE price < 1",
+            "SELECT data_type || '(' || numeric_precision || ',' || numeric_scale || ')' \
+             FROM information_schema.columns WHERE table_name = 'products' AND column_name = 'price'",
+        ),
+        _ => (
+            "SELECT CAST(SUM(price) AS TEXT) FROM products WHERE price < 100",
+            "SELECT DISTINCT typeof(price) FROM products",
+        ),
+    };
+    let sum = strings(&app.db, sum_sql).await;
+    let stored_type = strings(&app.db, type_sql).await;
+
+    match backend {
+        DbBackend::Postgres => {
+            assert_eq!(sum, ["0.30"]);
+            assert_eq!(stored_type, ["numeric(10,2)"]);
+        }
+        _ => {
+            assert_eq!(sum, ["30"], "integer cents");
+            assert_eq!(stored_type, ["integer"]);
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_database_refuses_negative_stock_and_prices() {
+    let app = spawn_app().await;
+    let id = insert_product(&app.db, "p", "d", Decimal::ONE).await;
+
+    for column in ["in_stock", "price"] {
+        let update = Query::update()
+            .table(Alias::new("products"))
+            .value(Alias::new(column), -1)
+            .and_where(Expr::col(Alias::new("id")).eq(id))
+            .to_owned();
+        assert!(
+            app.db.execute(&update).await.is_err(),
+            "{column} = -1 was accepted"
+        );
+    }
+}
+
+async fn search(db: &DatabaseConnection, words: &str) -> Vec<uuid::Uuid> {
+    let sql = match db.get_database_backend() {
+        DbBackend::Postgres => {
+            "SELECT id FROM products WHERE search_vector @@ plainto_tsquery('english', $1)"
+        }
+        _ => "SELECT product_id FROM products_fts WHERE products_fts MATCH ?",
+    };
+    let words = match db.get_database_backend() {
+        DbBackend::Postgres => words.to_owned(),
+        _ => words.split_whitespace().collect::<Vec<_>>().join(" AND "),
+    };
+    db.query_all_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [words.into()],
+    ))
+    .await
+    .unwrap()
+    .iter()
+    .map(|row| row.try_get_by_index::<uuid::Uuid>(0).unwrap())
+    .collect()
+}
+
+#[tokio::test]
+async fn the_full_text_index_follows_inserts_renames_and_deletes_with_stemming() {
+    let app = spawn_app().await;
+    let shoe = insert_product(
+        &app.db,
+        "Run Shoe",
+        "Light trainers for the road",
+        Decimal::TEN,
+    )
+    .await;
+    insert_product(&app.db, "Coffee Mug", "Ceramic, 300 ml", Decimal::ONE).await;
+
+    assert_eq!(search(&app.db, "running shoes").await, [shoe], "stemmed");
+    assert_eq!(
+        search(&app.db, "trainer").await,
+        [shoe],
+        "description is indexed"
+    );
+
+    let rename = Query::update()
+        .table(Alias::new("products"))
+        .value(Alias::new("name"), "Walking Boot")
+        .and_where(Expr::col(Alias::new("id")).eq(shoe))
+        .to_owned();
+    app.db.execute(&rename).await.unwrap();
+    assert!(search(&app.db, "running shoes").await.is_empty());
+    assert_eq!(search(&app.db, "walk boots").await, [shoe]);
+
+    let delete = Query::delete()
+        .from_table(Alias::new("products"))
+        .and_where(Expr::col(Alias::new("id")).eq(shoe))
+        .to_owned();
+    app.db.execute(&delete).await.unwrap();
+    assert!(search(&app.db, "walk").await.is_empty());
+}
