@@ -108,9 +108,7 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
     // Outermost first. The request id wraps everything so even a rejection carries it; the
     // envelope sits inside compression so it never rewrites an encoded body.
     let stack = ServiceBuilder::new()
-        .layer(from_fn(request_id::request_id))
-        .layer(from_fn(observe::observe))
-        .layer(map_response(responses::security_headers))
+        .layer(from_fn(observe::around_request))
         .layer(cors)
         .layer(CompressionLayer::new())
         .layer(map_response(responses::error_envelope))
@@ -313,6 +311,33 @@ mod tests {
             serde_json::json!({"success": false,
                 "error": {"code": "INTERNAL_ERROR", "message": "Internal server error"}})
         );
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_timeout_is_a_503_envelope() {
+        let stuck = Router::new().route(
+            "/api/v1/stuck",
+            get(|| async {
+                tokio::time::sleep(REQUEST_TIMEOUT * 2).await;
+                "never"
+            }),
+        );
+        let app = with_platform(stuck, state().await);
+        // Virtual time from here on: the clock jumps to the timeout instead of waiting for it.
+        tokio::time::pause();
+
+        let response = app
+            .oneshot(Request::get("/api/v1/stuck").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_platform_headers(&response);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["error"]["code"], "UNAVAILABLE");
     }
 
     #[tokio::test]

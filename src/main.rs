@@ -8,6 +8,11 @@ use clap::{Parser, Subcommand};
 use ecommerce_api::app::{Application, shutdown_signal};
 use ecommerce_api::config::Config;
 
+/// mimalloc instead of glibc's malloc: a request allocates many small short-lived objects,
+/// and glibc's arenas spend a tenth of `/health`'s CPU time on them (measured with perf).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// An online-shop and blog backend. Configuration comes from the environment and `.env`.
 #[derive(Debug, Parser)]
 #[command(name = "ecommerce-api", version, about)]

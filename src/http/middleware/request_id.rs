@@ -3,8 +3,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -24,7 +22,8 @@ fn acceptable(value: &HeaderValue) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
 }
 
-pub async fn request_id(mut request: Request, next: Next) -> Response {
+/// Takes the client's id or makes one, and writes it onto the request for handlers and proxies.
+pub fn assign(request: &mut Request) -> HeaderValue {
     let id = match request.headers().get(&X_REQUEST_ID) {
         Some(value) if acceptable(value) => value.clone(),
         _ => {
@@ -37,7 +36,5 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         }
     };
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    response.headers_mut().insert(X_REQUEST_ID.clone(), id);
-    response
+    id
 }

@@ -3,8 +3,9 @@
 //! a panic).
 
 use std::any::Any;
+use std::sync::LazyLock;
 
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::error::AppError;
@@ -33,15 +34,22 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ("x-xss-protection", "0"),
 ];
 
-/// Generic over the body because it runs outside compression.
-pub async fn security_headers<B>(mut response: Response<B>) -> Response<B> {
-    let headers = response.headers_mut();
-    for (name, value) in SECURITY_HEADERS {
-        headers
-            .entry(HeaderName::from_static(name))
-            .or_insert(HeaderValue::from_static(value));
+pub fn add_security_headers(headers: &mut HeaderMap) {
+    static PARSED: LazyLock<Vec<(HeaderName, HeaderValue)>> = LazyLock::new(|| {
+        SECURITY_HEADERS
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    });
+    headers.reserve(PARSED.len());
+    for (name, value) in PARSED.iter() {
+        headers.entry(name).or_insert_with(|| value.clone());
     }
-    response
 }
 
 /// Replaces any error response that is not already JSON with the envelope for its status,
