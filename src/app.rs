@@ -28,6 +28,7 @@ use crate::error::AppError;
 use crate::http::middleware::rate_limit::{ClientRateLimiter, rate_limit};
 use crate::http::middleware::{observe, request_id, responses};
 use crate::http::{self, docs};
+use crate::services::accounts::Auth;
 
 /// Requests whose body is larger are refused with 413 before a handler sees them.
 pub const BODY_LIMIT_BYTES: usize = 10 * 1024 * 1024;
@@ -41,6 +42,7 @@ pub struct AppState(Arc<AppStateInner>);
 pub struct AppStateInner {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
+    pub auth: Auth,
     pub metrics: PrometheusHandle,
     pub started_at: Instant,
 }
@@ -55,6 +57,7 @@ impl Deref for AppState {
 impl AppState {
     pub fn new(config: Config, db: DatabaseConnection) -> Self {
         AppState(Arc::new(AppStateInner {
+            auth: Auth::from_config(&config),
             config: Arc::new(config),
             db,
             metrics: crate::telemetry::metrics_handle(),
@@ -65,7 +68,7 @@ impl AppState {
 
 /// The whole HTTP application: routes, Swagger UI, fallbacks and the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = http::routes().split_for_parts();
+    let (routes, openapi) = http::api();
     with_platform(routes.merge(docs::swagger_ui(openapi)), state)
 }
 

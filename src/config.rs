@@ -154,7 +154,14 @@ impl Config {
             allowed_origins,
             rate_limit_max: small("RATE_LIMIT_MAX", 100)?,
             rate_limit_window: secs("RATE_LIMIT_WINDOW_SECS", 900)?,
-            login_max_failures: small("LOGIN_MAX_FAILURES", 5)?,
+            login_max_failures: match small("LOGIN_MAX_FAILURES", 5)? {
+                0 => {
+                    return Err(ConfigError::new(
+                        "LOGIN_MAX_FAILURES must be greater than 0",
+                    ));
+                }
+                n => n,
+            },
             login_lockout: secs("LOGIN_LOCKOUT_SECS", 900)?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             redis_url: var("REDIS_URL").map(SecretString::from),
@@ -245,6 +252,7 @@ mod tests {
             ("PORT", "70000"),
             ("RATE_LIMIT_MAX", "-1"),
             ("ACCESS_TOKEN_TTL_SECS", "0"),
+            ("LOGIN_MAX_FAILURES", "0"),
             ("APP_ENV", "staging"),
             ("TRUST_PROXY", "maybe"),
             ("DATABASE_URL", "mysql://localhost/shop"),

@@ -11,6 +11,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use crate::domain::FieldError;
+
 /// Machine-readable error code: clients branch on this, never on the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -33,32 +35,16 @@ pub enum ErrorCode {
     Unavailable,
 }
 
-/// One failing input field: `field` is a dotted path into the body or the query name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// Every failing field at once, so a client can fix a form in one round trip.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
-    #[error("authentication required")]
+    #[error("a valid access token is required")]
     Unauthorized,
     #[error("invalid email or password")]
     InvalidCredentials,
-    #[error("forbidden")]
+    #[error("you do not have permission to do this")]
     Forbidden,
     /// Also for resources that exist but belong to someone else, so ids leak nothing.
     #[error("{0} not found")]
@@ -86,6 +72,12 @@ pub enum AppError {
     Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl From<crate::domain::Validation> for AppError {
+    fn from(validation: crate::domain::Validation) -> Self {
+        AppError::Validation(validation.into_errors())
+    }
 }
 
 impl From<sea_orm::DbErr> for AppError {
@@ -229,6 +221,11 @@ impl IntoResponse for AppError {
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs.max(1)),
                 );
+            }
+            AppError::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             AppError::Internal(cause) => {
                 response

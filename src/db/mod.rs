@@ -1,21 +1,26 @@
-//! Connections and migrations: the one place that tells SQLite from PostgreSQL.
+//! Connections, migrations and transactions: the one place that tells SQLite from PostgreSQL.
 //!
 //! Pools are built with sqlx directly so every pooled connection gets the same settings
 //! (a pragma run once reaches only one connection), then handed to SeaORM.
+
+pub mod entities;
+pub mod queue;
 
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, SqlxPostgresConnector, SqlxSqliteConnector,
-    TransactionOptions, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
+    SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
+    Value,
 };
 
 use crate::config::ConfigError;
@@ -93,15 +98,44 @@ async fn connect_postgres(url: &str) -> anyhow::Result<DatabaseConnection> {
     Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
 }
 
+/// The current time at the precision both databases store (microseconds), so a value written
+/// and the value read back compare equal.
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .expect("microseconds divide any timestamp")
+}
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`IMMEDIATE`), so a busy database makes it wait for the busy timeout; a deferred transaction
+/// that reads first fails at once with "database is locked" when it later tries to write.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// A raw statement with `$1`, `$2` … placeholders, which both backends accept.
+pub fn sql(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    values: impl IntoIterator<Item = Value>,
+) -> Statement {
+    Statement::from_sql_and_values(db.get_database_backend(), sql, values)
+}
+
+/// Whether the error is a unique-index violation; the caller knows which index it guarded.
+pub fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
 /// Applies pending migrations in one transaction, so a failed migration leaves nothing half
 /// done and concurrent starts queue behind each other (an advisory lock on PostgreSQL, an
 /// immediate transaction on SQLite). Running it again is a no-op.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
+    let txn = begin_write(db)
         .await
         .context("cannot start the migration transaction")?;
     if txn.get_database_backend() == DbBackend::Postgres {

@@ -1,14 +1,21 @@
-//! `Json`, `Query` and `Path` with our rejection, so malformed input answers the contract's
-//! envelope instead of axum's plain-text errors.
+//! Extractors: `Json`, `Query` and `Path` with our rejection, so malformed input answers the
+//! contract's envelope instead of axum's plain-text errors; and the authentication extractors
+//! `AuthUser`, `Option<AuthUser>` and `RequireRole<…>`.
 
-use axum::extract::FromRequest;
-use axum::extract::FromRequestParts;
+use std::marker::PhantomData;
+use std::ops::Deref;
+
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::http::StatusCode;
+use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::app::AppState;
+use crate::domain::{Actor, Role};
 use crate::error::{AppError, FieldError};
+use crate::services::accounts;
 
 /// A JSON body. Rejections: malformed JSON or wrong types → 400 `VALIDATION_ERROR` naming the
 /// field, a non-JSON content type → 415, a body over the limit → 413.
@@ -73,6 +80,113 @@ impl From<PathRejection> for AppError {
     fn from(_: PathRejection) -> Self {
         AppError::NotFound("Resource")
     }
+}
+
+/// The caller behind a valid access token. Missing, malformed, tampered or expired tokens, and
+/// tokens of users that no longer exist, are 401.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthUser(pub Actor);
+
+impl Deref for AuthUser {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.0
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`; `None` without the header.
+fn bearer(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value.to_str().map_err(|_| AppError::Unauthorized)?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(Some(token.trim()))
+        }
+        _ => Err(AppError::Unauthorized),
+    }
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let token = bearer(parts)?.ok_or(AppError::Unauthorized)?;
+        accounts::authenticate(&state.db, &state.auth, token)
+            .await
+            .map(AuthUser)
+    }
+}
+
+/// `Option<AuthUser>`: `None` for an anonymous request, but a bad token is still a 401 rather
+/// than silently anonymous, so a client learns its token expired.
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, AppError> {
+        match bearer(parts)? {
+            None => Ok(None),
+            Some(token) => accounts::authenticate(&state.db, &state.auth, token)
+                .await
+                .map(|actor| Some(AuthUser(actor))),
+        }
+    }
+}
+
+/// A set of roles a route admits, as a type: `RequireRole<Admin>`.
+pub trait Roles: Send + Sync {
+    const ALLOWED: &'static [Role];
+}
+
+/// Only admins.
+#[derive(Debug)]
+pub struct Admin;
+
+impl Roles for Admin {
+    const ALLOWED: &'static [Role] = &[Role::Admin];
+}
+
+/// An authenticated caller whose role is in `R`; 401 without a valid token, 403 with the
+/// wrong role.
+#[derive(Debug)]
+pub struct RequireRole<R>(pub Actor, pub PhantomData<R>);
+
+impl<R> Deref for RequireRole<R> {
+    type Target = Actor;
+    fn deref(&self) -> &Actor {
+        &self.0
+    }
+}
+
+impl<R: Roles> FromRequestParts<AppState> for RequireRole<R> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let AuthUser(actor) =
+            <AuthUser as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if R::ALLOWED.contains(&actor.role) {
+            Ok(RequireRole(actor, PhantomData))
+        } else {
+            Err(AppError::Forbidden)
+        }
+    }
+}
+
+/// For `#[serde(default, deserialize_with = "nullable")]` on an `Option<Option<T>>`: a missing
+/// key stays `None`, `null` becomes `Some(None)`, so a partial update can tell "leave alone"
+/// from "clear".
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    serde::Deserialize::deserialize(deserializer).map(Some)
 }
 
 /// Turns serde's "path: message at line 1 column 9" into a field error. serde reports a missing

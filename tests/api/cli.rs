@@ -176,3 +176,78 @@ fn serve_stops_cleanly_on_sigterm() {
     assert!(logs.contains("SIGTERM received"), "{logs}");
     assert!(logs.contains("shut down cleanly"), "{logs}");
 }
+
+#[tokio::test]
+async fn create_admin_creates_an_admin_who_can_log_in_and_promotes_an_existing_user() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = app.database_url();
+    app.anonymous()
+        .register("bob@example.com", "bob's old password")
+        .await
+        .assert_status(201);
+
+    let (created, stdout, stderr) = output(
+        command(
+            &[
+                "create-admin",
+                "--email",
+                "Ann@Example.com",
+                "--name",
+                "Ann",
+            ],
+            dir.path(),
+        )
+        .env("DATABASE_URL", database_url)
+        .env("ADMIN_PASSWORD", "an admin password"),
+    );
+    let (promoted, _, promote_err) = output(
+        command(
+            &[
+                "create-admin",
+                "--email",
+                "bob@example.com",
+                "--password",
+                "bob's new password",
+            ],
+            dir.path(),
+        )
+        .env("DATABASE_URL", database_url),
+    );
+
+    assert_eq!(created, Some(0), "{stderr}");
+    assert!(stdout.contains("ann@example.com"), "{stdout}");
+    assert!(!stdout.contains("an admin password"));
+    assert_eq!(promoted, Some(0), "{promote_err}");
+    let ann = app.login("ann@example.com", "an admin password").await;
+    let bob = app.login("bob@example.com", "bob's new password").await;
+    for admin in [&ann, &bob] {
+        admin.get("/api/v1/users").await.assert_status(200);
+    }
+    app.anonymous()
+        .login("bob@example.com", "bob's old password")
+        .await
+        .assert_error(401, "INVALID_CREDENTIALS");
+    assert_eq!(app.count("SELECT COUNT(*) FROM users", []).await, 2);
+}
+
+#[test]
+fn create_admin_refuses_bad_arguments_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, _, stderr) = output(&mut command(
+        &["create-admin", "--email", "nope", "--password", "short"],
+        dir.path(),
+    ));
+
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--email must be a valid email address"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--password must be 8 to 128 characters"),
+        "{stderr}"
+    );
+}

@@ -3,8 +3,10 @@
 
 mod harness;
 
+mod auth;
 mod cli;
 mod openapi;
 mod operations;
 mod platform;
 mod schema;
+mod users;

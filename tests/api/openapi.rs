@@ -51,8 +51,16 @@ async fn the_document_matches_the_reviewed_snapshot() {
         std::fs::write(SNAPSHOT, &pretty).unwrap();
     }
     let snapshot = std::fs::read_to_string(SNAPSHOT).expect("the snapshot exists");
-    assert_eq!(
-        pretty, snapshot,
-        "the OpenAPI document changed; review it and run UPDATE_SNAPSHOTS=1 cargo test openapi"
+    let first_difference = pretty
+        .lines()
+        .zip(snapshot.lines())
+        .position(|(served, reviewed)| served != reviewed);
+    assert!(
+        pretty == snapshot,
+        "the OpenAPI document changed (first at line {}: {:?}); review it and run \
+         UPDATE_SNAPSHOTS=1 cargo test openapi",
+        first_difference.map_or(pretty.lines().count().min(snapshot.lines().count()), |l| l
+            + 1),
+        first_difference.and_then(|l| pretty.lines().nth(l)),
     );
 }

@@ -6,10 +6,12 @@ use std::time::Duration;
 
 use ecommerce_api::app::{AppState, Application};
 use ecommerce_api::config::Config;
+use ecommerce_api::domain::Role;
+use ecommerce_api::services::accounts;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use sea_orm::DatabaseConnection;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use database::{TestDatabase, backend};
 
@@ -23,7 +25,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     // Dropped last: the database outlives the server and the pools above.
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 /// The app with test defaults: rate limiting off, so suites may send many requests.
@@ -59,7 +61,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .unwrap(),
         shutdown: Some(shutdown),
-        _database: database,
+        database,
     }
 }
 
@@ -115,6 +117,11 @@ impl TestResponse {
 }
 
 impl TestApp {
+    /// The URL of the app's database, for running the binary against it.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -131,6 +138,7 @@ impl TestApp {
             headers.contains_key("x-request-id"),
             "every response carries X-Request-Id"
         );
+        assert_no_secrets(&text);
         TestResponse {
             status,
             headers,
@@ -145,5 +153,210 @@ impl TestApp {
 
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(self.request(Method::GET, path)).await
+    }
+
+    /// The first column of the first row of `sql` (`$1`… placeholders), read from the app's
+    /// database, or `None` without a row.
+    pub async fn scalar<T: sea_orm::TryGetable>(
+        &self,
+        sql: &str,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> Option<T> {
+        use sea_orm::ConnectionTrait;
+        let row = self
+            .db
+            .query_one_raw(ecommerce_api::db::sql(&self.db, sql, values))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))?;
+        Some(
+            row.try_get_by_index(0)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}")),
+        )
+    }
+
+    /// `SELECT COUNT(*) …` as a number.
+    pub async fn count(&self, sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> i64 {
+        self.scalar::<i64>(sql, values).await.unwrap_or_default()
+    }
+
+    /// Runs a statement against the app's database, to arrange state a test needs.
+    pub async fn execute(&self, sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) {
+        use sea_orm::ConnectionTrait;
+        self.db
+            .execute_raw(ecommerce_api::db::sql(&self.db, sql, values))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// A caller without a token.
+    pub fn anonymous(&self) -> Caller<'_> {
+        Caller {
+            app: self,
+            token: None,
+        }
+    }
+
+    /// A caller with this token, valid or not.
+    pub fn with_token(&self, token: &str) -> Caller<'_> {
+        Caller {
+            app: self,
+            token: Some(token.to_owned()),
+        }
+    }
+
+    /// Registers a new USER with a unique email and logs them in.
+    pub async fn user(&self) -> TestUser<'_> {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.anonymous()
+            .register(&email, DEFAULT_PASSWORD)
+            .await
+            .assert_status(201);
+        self.login(&email, DEFAULT_PASSWORD).await
+    }
+
+    /// A new user with this role, logged in: created through the same service `create-admin`
+    /// uses, then demoted or kept.
+    pub async fn user_with_role(&self, role: Role) -> TestUser<'_> {
+        let user = self.user().await;
+        if role != Role::User {
+            let admin = self.admin().await;
+            admin
+                .patch(
+                    &format!("/api/v1/users/{}/role", user.id),
+                    &json!({ "role": role.as_str() }),
+                )
+                .await
+                .assert_status(200);
+        }
+        self.login(&user.email, DEFAULT_PASSWORD).await
+    }
+
+    /// A new ADMIN, logged in.
+    pub async fn admin(&self) -> TestUser<'_> {
+        let email = format!("admin-{}@example.com", uuid::Uuid::new_v4().simple());
+        let password = ecommerce_api::domain::Password::parse(DEFAULT_PASSWORD.to_owned()).unwrap();
+        accounts::create_admin(
+            &self.state.db,
+            &self.state.auth,
+            ecommerce_api::domain::Email::parse(&email).unwrap(),
+            password,
+            Some("Admin".to_owned()),
+        )
+        .await
+        .expect("the admin is created");
+        self.login(&email, DEFAULT_PASSWORD).await
+    }
+
+    /// Logs in and asserts it worked.
+    pub async fn login(&self, email: &str, password: &str) -> TestUser<'_> {
+        let response = self.anonymous().login(email, password).await;
+        response.assert_status(200);
+        let data = &response.body["data"];
+        TestUser {
+            caller: self.with_token(data["token"].as_str().unwrap()),
+            id: data["user"]["id"].as_str().unwrap().to_owned(),
+            email: email.to_owned(),
+            refresh_token: data["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+}
+
+/// An id from a response body as a database value.
+pub fn id_value(id: &str) -> sea_orm::Value {
+    uuid::Uuid::parse_str(id).expect("an id is a UUID").into()
+}
+
+pub const DEFAULT_PASSWORD: &str = "correct horse battery";
+
+/// Fails the test if a response carries a password hash: checked on every response of the
+/// suite, so no route can leak one unnoticed.
+#[track_caller]
+fn assert_no_secrets(text: &str) {
+    for marker in [
+        "$argon2",
+        "$2a$",
+        "$2b$",
+        "$2y$",
+        "password_hash",
+        "passwordHash",
+    ] {
+        assert!(
+            !text.contains(marker),
+            "a response contains {marker:?}: {text}"
+        );
+    }
+}
+
+/// Sends requests as one client: anonymous, or with a bearer token.
+#[derive(Clone)]
+pub struct Caller<'a> {
+    pub app: &'a TestApp,
+    pub token: Option<String>,
+}
+
+impl Caller<'_> {
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let request = self.app.request(method, path);
+        match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.app.send(self.request(Method::GET, path)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.app.send(self.request(Method::DELETE, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> TestResponse {
+        self.app
+            .send(self.request(Method::POST, path).json(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> TestResponse {
+        self.app
+            .send(self.request(Method::PUT, path).json(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> TestResponse {
+        self.app
+            .send(self.request(Method::PATCH, path).json(body))
+            .await
+    }
+
+    pub async fn register(&self, email: &str, password: &str) -> TestResponse {
+        self.post(
+            "/api/v1/auth/register",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.post(
+            "/api/v1/auth/login",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+}
+
+/// A logged-in user: requests carry their access token.
+pub struct TestUser<'a> {
+    pub caller: Caller<'a>,
+    pub id: String,
+    pub email: String,
+    pub refresh_token: String,
+}
+
+impl<'a> std::ops::Deref for TestUser<'a> {
+    type Target = Caller<'a>;
+    fn deref(&self) -> &Caller<'a> {
+        &self.caller
     }
 }

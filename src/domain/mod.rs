@@ -1,0 +1,22 @@
+//! Values that are valid by construction, with no I/O: once a request has been parsed into
+//! these, nothing downstream checks again.
+
+mod actor;
+mod email;
+mod ids;
+mod page;
+mod password;
+mod patch;
+mod role;
+mod text;
+mod validation;
+
+pub use actor::Actor;
+pub use email::Email;
+pub use ids::*;
+pub use page::{DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Pagination, parse_limit};
+pub use password::Password;
+pub use patch::Patch;
+pub use role::Role;
+pub use text::{bounded_text, optional_text, timestamp, web_url};
+pub use validation::{FieldError, Invalid, Validation};

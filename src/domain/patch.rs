@@ -1,0 +1,46 @@
+/// A field of a partial update: left alone, cleared, or set. JSON tells the three apart as a
+/// missing key, `null`, and a value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    #[default]
+    Keep,
+    Clear,
+    Set(T),
+}
+
+impl<T> Patch<T> {
+    /// From the wire's `Option<Option<T>>` (missing key, `null`, value).
+    pub fn from_wire(value: Option<Option<T>>) -> Self {
+        match value {
+            None => Patch::Keep,
+            Some(None) => Patch::Clear,
+            Some(Some(value)) => Patch::Set(value),
+        }
+    }
+
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Patch<U> {
+        match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(value) => Patch::Set(f(value)),
+        }
+    }
+
+    /// Checks a value being set; keeping and clearing need no check.
+    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Patch<U>, E> {
+        Ok(match self {
+            Patch::Keep => Patch::Keep,
+            Patch::Clear => Patch::Clear,
+            Patch::Set(value) => Patch::Set(f(value)?),
+        })
+    }
+
+    /// The new value of a nullable column, or `None` to leave it alone.
+    pub fn into_update(self) -> Option<Option<T>> {
+        match self {
+            Patch::Keep => None,
+            Patch::Clear => Some(None),
+            Patch::Set(value) => Some(Some(value)),
+        }
+    }
+}

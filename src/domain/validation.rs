@@ -1,0 +1,75 @@
+//! Field errors, collected rather than returned one at a time, so a client can fix a whole form
+//! in one round trip.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One failing input field: `field` is a dotted path into the body (`items[0].quantity`) or
+/// the name of a query parameter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why one value was refused, phrased to follow the field name: "must be a valid email".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid(pub String);
+
+impl Invalid {
+    pub fn new(message: impl Into<String>) -> Self {
+        Invalid(message.into())
+    }
+}
+
+/// Collects the errors of a whole input. Each `field` call yields the parsed value or records
+/// why not; a caller destructures the `Option`s once every field has been seen, and turns the
+/// collected errors into one 400 otherwise:
+///
+/// ```
+/// use ecommerce_api::domain::{Email, Password, Validation};
+///
+/// let mut v = Validation::default();
+/// let email = v.field("email", Email::parse(" Ann@Example.com"));
+/// let password = v.field("password", Password::parse("short".to_owned()));
+/// assert!(email.is_some() && password.is_none());
+/// assert_eq!(v.into_errors()[0].field, "password");
+/// ```
+#[derive(Debug, Default)]
+pub struct Validation {
+    errors: Vec<FieldError>,
+}
+
+impl Validation {
+    pub fn field<T>(&mut self, name: &str, result: Result<T, Invalid>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(Invalid(message)) => {
+                self.errors.push(FieldError::new(name, message));
+                None
+            }
+        }
+    }
+
+    /// Records an error that is not the result of parsing one value.
+    pub fn fail(&mut self, name: &str, message: impl Into<String>) {
+        self.errors.push(FieldError::new(name, message));
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.errors
+    }
+}

@@ -1,0 +1,105 @@
+//! The contract's success shapes: `{"success": true, "data": …}` with an optional `message`,
+//! `pagination` on lists, and `{"success": true, "message": …}` for deletes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::domain::Pagination;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Data<T> {
+    /// Always `true`.
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'static str>,
+    pub data: T,
+}
+
+impl<T> Data<T> {
+    pub fn new(data: T) -> Self {
+        Data {
+            success: true,
+            message: None,
+            data,
+        }
+    }
+
+    pub fn with_message(data: T, message: &'static str) -> Self {
+        Data {
+            success: true,
+            message: Some(message),
+            data,
+        }
+    }
+
+    /// The same body with `201 Created`.
+    pub fn created(self) -> Created<T> {
+        Created(self)
+    }
+}
+
+impl<T: Serialize> IntoResponse for Data<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// A [`Data`] answered with `201 Created`.
+#[derive(Debug)]
+pub struct Created<T>(pub Data<T>);
+
+impl<T: Serialize> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        (StatusCode::CREATED, axum::Json(self.0)).into_response()
+    }
+}
+
+/// An offset-paginated list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paginated<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+impl<T> Paginated<T> {
+    pub fn new(data: Vec<T>, pagination: Pagination) -> Self {
+        Paginated {
+            success: true,
+            data,
+            pagination,
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Paginated<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// The body of a `DELETE` and other answers that carry only a sentence.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Message {
+    /// Always `true`.
+    pub success: bool,
+    pub message: &'static str,
+}
+
+impl Message {
+    pub fn new(message: &'static str) -> Self {
+        Message {
+            success: true,
+            message,
+        }
+    }
+}
+
+impl IntoResponse for Message {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}

@@ -1,0 +1,5 @@
+//! The use cases: the only home of business rules. HTTP handlers, GraphQL resolvers, the CLI
+//! and jobs all call these, so a rule is written once.
+
+pub mod accounts;
+pub mod users;

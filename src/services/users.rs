@@ -1,0 +1,531 @@
+//! Users as the API shows them, and what admins and users may do with accounts.
+//!
+//! Object rules live here: a user reads only themselves unless an admin asks, and an account
+//! that does not exist or is anonymised is the same 404 for everyone.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, Value,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::db::entities::{user_profiles, users};
+use crate::domain::{
+    Actor, Invalid, PageRequest, Pagination, Patch, Role, UserId, Validation, optional_text,
+    timestamp, web_url,
+};
+use crate::error::AppError;
+
+/// A user as every response shows it: never a password or a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// `null` until the user saves one.
+    pub profile: Option<Profile>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub bio: Option<String>,
+    pub website: Option<String>,
+    pub location: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: Option<NaiveDate>,
+}
+
+impl User {
+    pub(crate) fn from_models(user: users::Model, profile: Option<user_profiles::Model>) -> Self {
+        User {
+            id: user.id,
+            email: user.email,
+            name: user.name,
+            avatar: user.avatar,
+            role: user.role,
+            created_at: user.created_at,
+            updated_at: user.updated_at,
+            profile: profile.map(|p| Profile {
+                bio: p.bio,
+                website: p.website,
+                location: p.location,
+                date_of_birth: p.date_of_birth,
+            }),
+        }
+    }
+}
+
+/// Users still visible through the API: anonymised accounts are gone from it.
+fn live() -> sea_orm::Select<users::Entity> {
+    users::Entity::find().filter(users::Column::DeletedAt.is_null())
+}
+
+/// The user with their profile, in one query.
+pub async fn find(db: &impl ConnectionTrait, id: UserId) -> Result<Option<User>, AppError> {
+    Ok(live()
+        .filter(users::Column::Id.eq(id))
+        .find_also_related(user_profiles::Entity)
+        .one(db)
+        .await?
+        .map(|(user, profile)| User::from_models(user, profile)))
+}
+
+/// A user may read themselves, an admin anyone; for anyone else the user does not exist.
+pub async fn get(db: &DatabaseConnection, actor: &Actor, id: UserId) -> Result<User, AppError> {
+    if !actor.owns_or_admin(id) {
+        return Err(AppError::NotFound("User"));
+    }
+    find(db, id).await?.ok_or(AppError::NotFound("User"))
+}
+
+pub const NAME_MAX_CHARS: usize = 100;
+const BIO_MAX_CHARS: usize = 2000;
+const LOCATION_MAX_CHARS: usize = 200;
+
+/// An optional link: blank means none.
+pub(crate) fn optional_url(raw: Option<&str>) -> Result<Option<String>, Invalid> {
+    raw.map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(web_url)
+        .transpose()
+}
+
+/// A patch of optional text where setting blank text clears the field, as a form would mean it.
+fn text_patch(
+    v: &mut Validation,
+    field: &str,
+    patch: Patch<String>,
+    parse: impl FnOnce(&str) -> Result<Option<String>, Invalid>,
+) -> Option<Patch<String>> {
+    let parsed = patch.try_map(|text| parse(&text)).map(|patch| match patch {
+        Patch::Set(None) => Patch::Clear,
+        Patch::Set(Some(text)) => Patch::Set(text),
+        Patch::Keep => Patch::Keep,
+        Patch::Clear => Patch::Clear,
+    });
+    v.field(field, parsed)
+}
+
+fn date_of_birth(raw: &str) -> Result<NaiveDate, Invalid> {
+    let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| Invalid::new("must be a date as YYYY-MM-DD"))?;
+    let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).expect("a valid date");
+    if date < earliest || date > Utc::now().date_naive() {
+        return Err(Invalid::new("must be between 1900-01-01 and today"));
+    }
+    Ok(date)
+}
+
+/// `PUT /users/me` as sent, before checking.
+#[derive(Debug, Default)]
+pub struct UpdateMeInput {
+    pub name: Patch<String>,
+    pub avatar: Patch<String>,
+    pub profile: Patch<ProfileInput>,
+}
+
+#[derive(Debug, Default)]
+pub struct ProfileInput {
+    pub bio: Patch<String>,
+    pub website: Patch<String>,
+    pub location: Patch<String>,
+    pub date_of_birth: Patch<String>,
+}
+
+impl UpdateMe {
+    pub fn parse(input: UpdateMeInput) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let name = text_patch(&mut v, "name", input.name, |t| {
+            optional_text(Some(t), NAME_MAX_CHARS)
+        });
+        let avatar = text_patch(&mut v, "avatar", input.avatar, |t| optional_url(Some(t)));
+        let profile = match input.profile {
+            Patch::Keep => Some(Patch::Keep),
+            Patch::Clear => Some(Patch::Clear),
+            Patch::Set(p) => {
+                let bio = text_patch(&mut v, "profile.bio", p.bio, |t| {
+                    optional_text(Some(t), BIO_MAX_CHARS)
+                });
+                let website = text_patch(&mut v, "profile.website", p.website, |t| {
+                    optional_url(Some(t))
+                });
+                let location = text_patch(&mut v, "profile.location", p.location, |t| {
+                    optional_text(Some(t), LOCATION_MAX_CHARS)
+                });
+                let date_of_birth = v.field(
+                    "profile.dateOfBirth",
+                    p.date_of_birth.try_map(|d| date_of_birth(&d)),
+                );
+                match (bio, website, location, date_of_birth) {
+                    (Some(bio), Some(website), Some(location), Some(date_of_birth)) => {
+                        Some(Patch::Set(ProfileUpdate {
+                            bio,
+                            website,
+                            location,
+                            date_of_birth,
+                        }))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let (Some(name), Some(avatar), Some(profile)) = (name, avatar, profile) else {
+            return Err(v.into());
+        };
+        Ok(UpdateMe {
+            name,
+            avatar,
+            profile,
+        })
+    }
+}
+
+/// `PUT /users/me`: each field is kept, cleared or set. `profile: null` removes the profile;
+/// a profile object changes only the fields it names.
+#[derive(Debug, Default)]
+pub struct UpdateMe {
+    pub name: Patch<String>,
+    pub avatar: Patch<String>,
+    pub profile: Patch<ProfileUpdate>,
+}
+
+#[derive(Debug, Default)]
+pub struct ProfileUpdate {
+    pub bio: Patch<String>,
+    pub website: Patch<String>,
+    pub location: Patch<String>,
+    pub date_of_birth: Patch<NaiveDate>,
+}
+
+pub async fn update_me(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    update: UpdateMe,
+) -> Result<User, AppError> {
+    let txn = db::begin_write(db).await?;
+    let now = db::now();
+    let mut user = users::ActiveModel {
+        id: sea_orm::Unchanged(actor.id),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if let Some(name) = update.name.into_update() {
+        user.name = Set(name);
+    }
+    if let Some(avatar) = update.avatar.into_update() {
+        user.avatar = Set(avatar);
+    }
+    let updated = users::Entity::update_many()
+        .set(user)
+        .filter(users::Column::Id.eq(actor.id))
+        .filter(users::Column::DeletedAt.is_null())
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::NotFound("User"));
+    }
+
+    match update.profile {
+        Patch::Keep => {}
+        Patch::Clear => {
+            user_profiles::Entity::delete_by_id(actor.id)
+                .exec(&txn)
+                .await?;
+        }
+        Patch::Set(profile) => upsert_profile(&txn, actor.id, profile).await?,
+    }
+    let user = find(&txn, actor.id)
+        .await?
+        .ok_or(AppError::NotFound("User"))?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Inserts the profile or changes only the named fields of the existing one, in one
+/// statement, so two concurrent updates cannot both try to create it.
+async fn upsert_profile(
+    db: &impl ConnectionTrait,
+    user: UserId,
+    update: ProfileUpdate,
+) -> Result<(), AppError> {
+    use user_profiles::Column;
+    let mut changed = Vec::new();
+    let mut row = user_profiles::ActiveModel {
+        user_id: Set(user),
+        bio: Set(None),
+        website: Set(None),
+        location: Set(None),
+        date_of_birth: Set(None),
+    };
+    if let Some(bio) = update.bio.into_update() {
+        row.bio = Set(bio);
+        changed.push(Column::Bio);
+    }
+    if let Some(website) = update.website.into_update() {
+        row.website = Set(website);
+        changed.push(Column::Website);
+    }
+    if let Some(location) = update.location.into_update() {
+        row.location = Set(location);
+        changed.push(Column::Location);
+    }
+    if let Some(date_of_birth) = update.date_of_birth.into_update() {
+        row.date_of_birth = Set(date_of_birth);
+        changed.push(Column::DateOfBirth);
+    }
+    let on_conflict = if changed.is_empty() {
+        OnConflict::column(Column::UserId).do_nothing().to_owned()
+    } else {
+        OnConflict::column(Column::UserId)
+            .update_columns(changed)
+            .to_owned()
+    };
+    user_profiles::Entity::insert(row)
+        .on_conflict(on_conflict)
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// `GET /users` filters, already checked.
+#[derive(Debug, Default)]
+pub struct UserQuery {
+    /// Matches name or email, case-insensitively, anywhere in the text.
+    pub search: Option<String>,
+    pub role: Option<Role>,
+    /// Inclusive.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+impl UserQuery {
+    /// Checks the filters, recording failures under their parameter names.
+    pub fn parse(
+        v: &mut Validation,
+        search: Option<&str>,
+        role: Option<&str>,
+        created_after: Option<&str>,
+        created_before: Option<&str>,
+    ) -> Option<Self> {
+        let search = v.field("search", optional_text(search, NAME_MAX_CHARS));
+        let role = v.field("role", non_blank(role).map(Role::parse).transpose());
+        let created_after = v.field(
+            "createdAfter",
+            non_blank(created_after).map(timestamp).transpose(),
+        );
+        let created_before = v.field(
+            "createdBefore",
+            non_blank(created_before).map(timestamp).transpose(),
+        );
+        Some(UserQuery {
+            search: search?,
+            role: role?,
+            created_after: created_after?,
+            created_before: created_before?,
+        })
+    }
+}
+
+fn non_blank(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|raw| !raw.is_empty())
+}
+
+pub async fn list(
+    db: &DatabaseConnection,
+    query: UserQuery,
+    page: PageRequest,
+) -> Result<(Vec<User>, Pagination), AppError> {
+    let mut select = live();
+    if let Some(search) = &query.search {
+        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Name))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+                .or(Expr::col((users::Entity, users::Column::Email))
+                    .like(LikeExpr::new(pattern).escape('\\'))),
+        );
+    }
+    if let Some(role) = query.role {
+        select = select.filter(users::Column::Role.eq(role));
+    }
+    if let Some(after) = query.created_after {
+        select = select.filter(users::Column::CreatedAt.gte(after));
+    }
+    if let Some(before) = query.created_before {
+        select = select.filter(users::Column::CreatedAt.lt(before));
+    }
+    let total = select.clone().count(db).await?;
+    let rows = select
+        .order_by_desc(users::Column::CreatedAt)
+        .order_by_desc(users::Column::Id)
+        .offset(page.offset())
+        .limit(page.limit)
+        .find_also_related(user_profiles::Entity)
+        .all(db)
+        .await?;
+    let users = rows
+        .into_iter()
+        .map(|(user, profile)| User::from_models(user, profile))
+        .collect();
+    Ok((users, Pagination::new(page, total)))
+}
+
+/// `%`, `_` and the escape itself are literal in a search, not wildcards.
+pub(crate) fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserStats {
+    pub total: u64,
+    /// Registered since the start of this calendar month (UTC).
+    pub new_this_month: u64,
+    /// Wrote a post or a comment, or placed an order, in the last 30 days.
+    pub active_users: u64,
+}
+
+pub async fn stats(db: &DatabaseConnection) -> Result<UserStats, AppError> {
+    let now = db::now();
+    let month_start = Utc
+        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
+        .single()
+        .expect("the first of a month exists");
+    let active_since = now - chrono::Duration::days(30);
+    let row = db
+        .query_one_raw(db::sql(
+            db,
+            "SELECT \
+               COUNT(*), \
+               COUNT(CASE WHEN u.created_at >= $1 THEN 1 END), \
+               COUNT(CASE WHEN \
+                 EXISTS (SELECT 1 FROM posts p WHERE p.author_id = u.id AND p.created_at >= $2) \
+                 OR EXISTS (SELECT 1 FROM comments c WHERE c.author_id = u.id AND c.created_at >= $2) \
+                 OR EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = u.id AND o.created_at >= $2) \
+               THEN 1 END) \
+             FROM users u WHERE u.deleted_at IS NULL",
+            [Value::from(month_start), Value::from(active_since)],
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("an aggregate returns one row"))?;
+    let count = |index: usize| -> Result<u64, AppError> {
+        let n: i64 = row.try_get_by_index(index)?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    };
+    Ok(UserStats {
+        total: count(0)?,
+        new_this_month: count(1)?,
+        active_users: count(2)?,
+    })
+}
+
+/// Admins change others' roles. Changing one's own is refused, so the last admin cannot
+/// demote themselves by accident and lock everyone out of administration.
+pub async fn set_role(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: UserId,
+    role: Role,
+) -> Result<User, AppError> {
+    if actor.id == id {
+        return Err(AppError::Conflict("You cannot change your own role".into()));
+    }
+    let updated = users::Entity::update_many()
+        .col_expr(users::Column::Role, Expr::value(role))
+        .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
+        .filter(users::Column::Id.eq(id))
+        .filter(users::Column::DeletedAt.is_null())
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(AppError::NotFound("User"));
+    }
+    find(db, id).await?.ok_or(AppError::NotFound("User"))
+}
+
+/// Deletes an account with its profile, posts, comments, reviews and sessions. An account
+/// with orders is kept for the orders' sake but anonymised: no email, name or password, so it
+/// can never log in again and the API no longer shows it.
+pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: UserId) -> Result<(), AppError> {
+    if actor.id == id {
+        return Err(AppError::Conflict(
+            "You cannot delete your own account".into(),
+        ));
+    }
+    let txn = db::begin_write(db).await?;
+    let exists = live()
+        .filter(users::Column::Id.eq(id))
+        .select_only()
+        .column(users::Column::Id)
+        .into_tuple::<UserId>()
+        .one(&txn)
+        .await?;
+    if exists.is_none() {
+        return Err(AppError::NotFound("User"));
+    }
+    for sql in [
+        "DELETE FROM comments WHERE author_id = $1",
+        "DELETE FROM posts WHERE author_id = $1",
+        "DELETE FROM reviews WHERE user_id = $1",
+        "DELETE FROM user_profiles WHERE user_id = $1",
+        "DELETE FROM refresh_tokens WHERE user_id = $1",
+        "DELETE FROM idempotency_keys WHERE user_id = $1",
+    ] {
+        txn.execute_raw(db::sql(&txn, sql, [id.into()])).await?;
+    }
+    let deleted = txn
+        .execute_raw(db::sql(
+            &txn,
+            "DELETE FROM users WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM orders WHERE customer_id = $1)",
+            [id.into()],
+        ))
+        .await?;
+    if deleted.rows_affected() == 0 {
+        let now = db::now();
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::Email,
+                Expr::value(format!("deleted-{id}@deleted.invalid")),
+            )
+            .col_expr(users::Column::PasswordHash, Expr::value("!"))
+            .col_expr(users::Column::Name, Expr::value(Option::<String>::None))
+            .col_expr(users::Column::Avatar, Expr::value(Option::<String>::None))
+            .col_expr(users::Column::DeletedAt, Expr::value(now))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now))
+            .filter(users::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("ann"), "ann");
+    }
+}
