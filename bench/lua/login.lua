@@ -1,0 +1,9 @@
+-- POST /api/v1/auth/login as one of BENCH_USERS users (bench1@… to benchN@…), chosen at random
+-- so that no email's lockout budget is shared by many concurrent requests.
+local users = tonumber(os.getenv("BENCH_USERS") or "64")
+
+request = function()
+  local body = string.format(
+    '{"email":"bench%d@example.com","password":"bench password 123"}', math.random(users))
+  return wrk.format("POST", "/api/v1/auth/login", { ["Content-Type"] = "application/json" }, body)
+end
