@@ -1,5 +1,5 @@
-//! The `ecommerce-api` command line: `serve` (the default), `migrate`, `create-admin` and
-//! `openapi`.
+//! The `ecommerce-api` command line: `serve` (the default), `migrate`, `create-admin`, `seed`
+//! and `openapi`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 use ecommerce_api::app::{Application, shutdown_signal};
 use ecommerce_api::config::Config;
 use ecommerce_api::error::AppError;
-use ecommerce_api::services::accounts::{self, Auth};
+use ecommerce_api::services::accounts::{self, Auth, Passwords};
+use ecommerce_api::services::seed;
 use ecommerce_api::services::users::User;
 
 /// mimalloc instead of glibc's malloc: a request allocates many small short-lived objects,
@@ -41,6 +42,12 @@ enum Command {
         password: String,
         #[arg(long)]
         name: Option<String>,
+    },
+    /// Load demo data: categories, products, users, reviews and blog posts.
+    Seed {
+        /// How many products to add.
+        #[arg(long, default_value_t = 1000)]
+        products: usize,
     },
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
@@ -115,6 +122,29 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut stdout = std::io::stdout().lock();
             writeln!(stdout, "{} ({}) is an ADMIN", admin.email, admin.id)
                 .context("cannot write to stdout")?;
+            Ok(())
+        }
+        Command::Seed { products } => {
+            let db = ecommerce_api::db::connect(&config.database_url).await?;
+            ecommerce_api::db::migrate(&db).await?;
+            let started = std::time::Instant::now();
+            let report = seed::seed(&db, &Passwords::new(), products).await;
+            db.close().await.context("cannot close the database pool")?;
+            let report = report.map_err(|error| anyhow::anyhow!(describe(&error)))?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(
+                stdout,
+                "seeded {} products, {} reviews, {} categories, {} users and {} posts in {:.1} s; \
+                 demo users log in as demo1@example.com … demo20@example.com with {:?}",
+                report.products,
+                report.reviews,
+                report.categories,
+                report.users,
+                report.posts,
+                started.elapsed().as_secs_f64(),
+                seed::DEMO_PASSWORD,
+            )
+            .context("cannot write to stdout")?;
             Ok(())
         }
         Command::Openapi => unreachable!("handled before configuration is read"),

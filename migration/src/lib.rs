@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_schema;
 mod m20261124_000002_product_search;
+mod m20261201_000003_review_aggregates;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261124_000002_product_search::Migration),
+            Box::new(m20261201_000003_review_aggregates::Migration),
         ]
     }
 }

@@ -4,7 +4,9 @@
 //! (a pragma run once reaches only one connection), then handed to SeaORM.
 
 pub mod entities;
+pub mod money;
 pub mod queue;
+pub mod search;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -124,6 +126,29 @@ pub fn sql(
     values: impl IntoIterator<Item = Value>,
 ) -> Statement {
     Statement::from_sql_and_values(db.get_database_backend(), sql, values)
+}
+
+/// Values for a raw statement built piece by piece: `push` returns the placeholder to write.
+#[derive(Debug, Default)]
+pub struct Params(Vec<Value>);
+
+impl Params {
+    pub fn push(&mut self, value: impl Into<Value>) -> String {
+        self.0.push(value.into());
+        format!("${}", self.0.len())
+    }
+
+    pub fn into_values(self) -> Vec<Value> {
+        self.0
+    }
+}
+
+/// Whether the error is a foreign-key violation: a write named a row that does not exist.
+pub fn is_foreign_key_violation(error: &DbErr) -> bool {
+    matches!(
+        error.sql_err(),
+        Some(SqlErr::ForeignKeyConstraintViolation(_))
+    )
 }
 
 /// Whether the error is a unique-index violation; the caller knows which index it guarded.

@@ -2,21 +2,27 @@
 //! these, nothing downstream checks again.
 
 mod actor;
+mod cursor;
 mod email;
 mod ids;
+mod money;
 mod page;
 mod password;
 mod patch;
 mod role;
+mod slug;
 mod text;
 mod validation;
 
 pub use actor::Actor;
+pub use cursor::Cursor;
 pub use email::Email;
 pub use ids::*;
+pub use money::Money;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Pagination, parse_limit};
 pub use password::Password;
 pub use patch::Patch;
 pub use role::Role;
+pub use slug::Slug;
 pub use text::{bounded_text, optional_text, timestamp, web_url};
 pub use validation::{FieldError, Invalid, Validation};

@@ -29,6 +29,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "operations", description = "Health, readiness and metrics"),
         (name = "auth", description = "Registration, login and sessions"),
         (name = "users", description = "The caller's account, and account administration"),
+        (name = "catalog", description = "Categories, products, search and reviews"),
     )
 )]
 pub struct ApiDoc;

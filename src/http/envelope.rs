@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::Pagination;
+use crate::domain::{Cursor, Pagination};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Data<T> {
@@ -76,6 +76,44 @@ impl<T> Paginated<T> {
 }
 
 impl<T: Serialize> IntoResponse for Paginated<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// A keyset-paginated list: pass `nextCursor` back as `?cursor=` for the next page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CursorPaginated<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: Vec<T>,
+    pub pagination: CursorPagination,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CursorPagination {
+    pub limit: u64,
+    pub has_next_page: bool,
+    /// Opaque; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> CursorPaginated<T> {
+    pub fn new(data: Vec<T>, limit: u64, next: Option<Cursor>) -> Self {
+        CursorPaginated {
+            success: true,
+            data,
+            pagination: CursorPagination {
+                limit,
+                has_next_page: next.is_some(),
+                next_cursor: next.map(|cursor| cursor.encode()),
+            },
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for CursorPaginated<T> {
     fn into_response(self) -> Response {
         axum::Json(self).into_response()
     }

@@ -2,10 +2,12 @@
 //! one `OpenApiRouter`, so the OpenAPI document is generated from the same code that routes.
 
 pub mod auth;
+pub mod categories;
 pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod middleware;
+pub mod products;
 pub mod system;
 pub mod users;
 
@@ -29,6 +31,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(system::metrics))
         .merge(auth::routes())
         .merge(users::routes())
+        .merge(categories::routes())
+        .merge(products::routes())
 }
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json` and printed by `openapi`.

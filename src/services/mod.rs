@@ -2,4 +2,6 @@
 //! and jobs all call these, so a rule is written once.
 
 pub mod accounts;
+pub mod catalog;
+pub mod seed;
 pub mod users;

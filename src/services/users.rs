@@ -35,6 +35,13 @@ pub struct User {
     pub profile: Option<Profile>,
 }
 
+/// Who wrote something (a review, a post, a comment), as shown next to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Author {
+    pub id: UserId,
+    pub name: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {

@@ -4,6 +4,8 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use migration::MigratorTrait;
+
 use crate::harness::{TestDatabase, spawn_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecommerce-api");
@@ -72,7 +74,7 @@ async fn migrate_applies_to_the_configured_database() {
         ))
         .await
         .unwrap();
-    assert_eq!(applied.len(), 2);
+    assert_eq!(applied.len(), migration::Migrator::migrations().len());
     db.close().await.unwrap();
 }
 
@@ -250,4 +252,50 @@ fn create_admin_refuses_bad_arguments_in_one_line() {
         stderr.contains("--password must be 8 to 128 characters"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn seed_loads_demo_data_and_running_it_again_adds_products_only() {
+    let database = TestDatabase::create_empty().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            output(
+                command(&["seed", "--products", "120"], dir.path())
+                    .env("DATABASE_URL", &database.url),
+            )
+        })
+        .collect();
+
+    for (code, stdout, stderr) in &runs {
+        assert_eq!(*code, Some(0), "{stderr}");
+        assert!(stdout.contains("seeded 120 products"), "{stdout}");
+    }
+    let db = ecommerce_api::db::connect(&database.url).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            use sea_orm::ConnectionTrait;
+            db.query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM products").await, 240);
+    assert_eq!(count("SELECT COUNT(*) FROM categories").await, 12);
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 20);
+    assert!(count("SELECT COUNT(*) FROM reviews").await > 0);
+    assert_eq!(count("SELECT COUNT(*) FROM posts").await, 8);
+    assert!(
+        count("SELECT COUNT(DISTINCT name) FROM products").await > 100,
+        "names vary"
+    );
+    db.close().await.unwrap();
 }

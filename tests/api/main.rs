@@ -4,9 +4,13 @@
 mod harness;
 
 mod auth;
+mod categories;
 mod cli;
 mod openapi;
 mod operations;
 mod platform;
+mod products;
+mod reviews;
 mod schema;
+mod search;
 mod users;

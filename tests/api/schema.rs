@@ -114,7 +114,8 @@ async fn running_migrations_twice_is_harmless() {
         applied,
         [
             "m20261124_000001_create_schema",
-            "m20261124_000002_product_search"
+            "m20261124_000002_product_search",
+            "m20261201_000003_review_aggregates",
         ]
     );
     db.close().await.unwrap();
@@ -271,4 +272,79 @@ async fn the_full_text_index_follows_inserts_renames_and_deletes_with_stemming()
         .to_owned();
     app.db.execute(&delete).await.unwrap();
     assert!(search(&app.db, "walk").await.is_empty());
+}
+
+#[tokio::test]
+async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
+    let app = spawn_app().await;
+    let product = insert_product(&app.db, "p", "d", Decimal::ONE).await;
+    let now = chrono::Utc::now();
+    let mut users = Vec::new();
+    for i in 0..3 {
+        let user = uuid::Uuid::now_v7();
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                app.db.get_database_backend(),
+                "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
+                 VALUES ($1, $2, 'x', 'USER', $3, $3)",
+                [user.into(), format!("u{i}@example.com").into(), now.into()],
+            ))
+            .await
+            .unwrap();
+        users.push(user);
+    }
+    let review = |user: uuid::Uuid, rating: i16| {
+        Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            "INSERT INTO reviews (id, product_id, user_id, rating, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+            [
+                uuid::Uuid::now_v7().into(),
+                product.into(),
+                user.into(),
+                rating.into(),
+                now.into(),
+            ],
+        )
+    };
+    let aggregates = || async {
+        let row = app
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                app.db.get_database_backend(),
+                "SELECT review_count, rating_total FROM products WHERE id = $1",
+                [product.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        (
+            row.try_get_by_index::<i32>(0).unwrap(),
+            row.try_get_by_index::<i32>(1).unwrap(),
+        )
+    };
+
+    for (user, rating) in users.iter().zip([5, 4, 2]) {
+        app.db.execute_raw(review(*user, rating)).await.unwrap();
+    }
+    assert_eq!(aggregates().await, (3, 11));
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            "UPDATE reviews SET rating = 1 WHERE user_id = $1",
+            [users[0].into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(aggregates().await, (3, 7));
+    // Deleting a user cascades to their review, and the trigger follows the cascade.
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            "DELETE FROM users WHERE id = $1",
+            [users[1].into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(aggregates().await, (2, 3));
 }

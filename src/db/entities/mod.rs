@@ -2,9 +2,11 @@
 //! (products, orders, order items) have none, because their SQL differs per backend; see
 //! `db::money`.
 
+pub mod categories;
 pub mod comments;
 pub mod jobs;
 pub mod posts;
 pub mod refresh_tokens;
+pub mod reviews;
 pub mod user_profiles;
 pub mod users;

@@ -346,6 +346,29 @@ impl Caller<'_> {
     }
 }
 
+impl TestUser<'_> {
+    /// Creates a category as this (admin) user and returns its id.
+    pub async fn create_category(&self, name: &str) -> String {
+        let response = self
+            .post("/api/v1/categories", &json!({ "name": name }))
+            .await;
+        response.assert_status(201);
+        response.body["data"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a product as this (admin) user from a partial body (name and price default)
+    /// and returns it.
+    pub async fn create_product(&self, fields: Value) -> Value {
+        let mut body = json!({ "name": "Test Product", "price": "10.00", "inStock": 10 });
+        for (key, value) in fields.as_object().expect("an object") {
+            body[key] = value.clone();
+        }
+        let response = self.post("/api/v1/products", &body).await;
+        response.assert_status(201);
+        response.body["data"].clone()
+    }
+}
+
 /// A logged-in user: requests carry their access token.
 pub struct TestUser<'a> {
     pub caller: Caller<'a>,

@@ -1,0 +1,138 @@
+//! Categories: admin-managed, unique by name (and so by slug), with a count of their visible
+//! products.
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::{CategoryId, Invalid, Slug, bounded_text};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    pub slug: String,
+    /// Products in the category that are not archived.
+    pub product_count: u64,
+}
+
+const NAME_MAX_CHARS: usize = 100;
+
+/// A category name, and the slug made from it.
+#[derive(Debug, Clone)]
+pub struct CategoryName {
+    name: String,
+    slug: Slug,
+}
+
+impl CategoryName {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        let name = bounded_text(raw, NAME_MAX_CHARS)?;
+        let slug = Slug::from_text(&name)
+            .ok_or_else(|| Invalid::new("must contain a letter or a digit"))?;
+        Ok(CategoryName { name, slug })
+    }
+}
+
+const SELECT: &str = "SELECT c.id, c.name, c.slug, \
+    (SELECT COUNT(*) FROM products p WHERE p.category_id = c.id AND NOT p.archived) \
+      AS product_count \
+    FROM categories c";
+
+fn from_row(row: &QueryResult) -> Result<Category, DbErr> {
+    Ok(Category {
+        id: row.try_get("", "id")?,
+        name: row.try_get("", "name")?,
+        slug: row.try_get("", "slug")?,
+        product_count: u64::try_from(row.try_get::<i64>("", "product_count")?).unwrap_or(0),
+    })
+}
+
+/// Every category, by name.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Category>, AppError> {
+    let rows = db
+        .query_all_raw(db::sql(db, &format!("{SELECT} ORDER BY c.name"), []))
+        .await?;
+    Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+}
+
+pub async fn get(db: &impl ConnectionTrait, id: CategoryId) -> Result<Category, AppError> {
+    let row = db
+        .query_one_raw(db::sql(
+            db,
+            &format!("{SELECT} WHERE c.id = $1"),
+            [id.into()],
+        ))
+        .await?
+        .ok_or(AppError::NotFound("Category"))?;
+    Ok(from_row(&row)?)
+}
+
+fn conflict(error: DbErr) -> AppError {
+    if db::is_unique_violation(&error) {
+        AppError::Conflict("A category with this name already exists".into())
+    } else {
+        error.into()
+    }
+}
+
+pub async fn create(db: &DatabaseConnection, name: CategoryName) -> Result<Category, AppError> {
+    let id = CategoryId::generate();
+    let now = db::now();
+    db.execute_raw(db::sql(
+        db,
+        "INSERT INTO categories (id, name, slug, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4)",
+        [
+            id.into(),
+            name.name.into(),
+            name.slug.as_str().into(),
+            Value::from(now),
+        ],
+    ))
+    .await
+    .map_err(conflict)?;
+    get(db, id).await
+}
+
+pub async fn rename(
+    db: &DatabaseConnection,
+    id: CategoryId,
+    name: CategoryName,
+) -> Result<Category, AppError> {
+    let updated = db
+        .execute_raw(db::sql(
+            db,
+            "UPDATE categories SET name = $1, slug = $2, updated_at = $3 WHERE id = $4",
+            [
+                name.name.into(),
+                name.slug.as_str().into(),
+                Value::from(db::now()),
+                id.into(),
+            ],
+        ))
+        .await
+        .map_err(conflict)?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("Category"));
+    }
+    get(db, id).await
+}
+
+/// Deletes the category; its products stay, without a category.
+pub async fn delete(db: &DatabaseConnection, id: CategoryId) -> Result<(), AppError> {
+    let deleted = db
+        .execute_raw(db::sql(
+            db,
+            "DELETE FROM categories WHERE id = $1",
+            [id.into()],
+        ))
+        .await?;
+    if deleted.rows_affected() == 0 {
+        return Err(AppError::NotFound("Category"));
+    }
+    Ok(())
+}

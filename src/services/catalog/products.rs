@@ -1,0 +1,602 @@
+//! Products: reads in one round trip each (category and review aggregates included), keyset
+//! pagination, full-text search, admin writes, all-or-nothing batch price changes, and
+//! archiving instead of deleting what orders refer to.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{self, Params, money, search};
+use crate::domain::{
+    CategoryId, Cursor, FieldError, Invalid, Money, Patch, ProductId, Validation, bounded_text,
+    optional_text,
+};
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Product {
+    pub id: ProductId,
+    pub name: String,
+    pub description: Option<String>,
+    pub price: Money,
+    /// Units in stock.
+    pub in_stock: i32,
+    /// Archived products are hidden from lists and search but still shown on orders.
+    pub archived: bool,
+    pub category: Option<CategoryRef>,
+    /// Mean rating rounded to two places; `null` without reviews.
+    pub average_rating: Option<f64>,
+    pub review_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub id: CategoryId,
+    pub name: String,
+}
+
+/// The product columns with the category's name. Review aggregates are columns of the product
+/// row, kept by triggers, so a page of any size is one statement with no per-row subqueries.
+const COLUMNS: &str = "p.id, p.name, p.description, p.price, p.in_stock, p.archived, \
+    p.category_id, c.name AS category_name, p.created_at, p.updated_at, \
+    p.review_count, p.rating_total";
+const FROM: &str = "FROM products p LEFT JOIN categories c ON c.id = p.category_id";
+
+fn from_row(row: &QueryResult, backend: DbBackend) -> Result<Product, DbErr> {
+    let review_count: i32 = row.try_get("", "review_count")?;
+    let rating_total: i32 = row.try_get("", "rating_total")?;
+    let average_rating = (review_count > 0).then(|| {
+        (Decimal::from(rating_total) / Decimal::from(review_count))
+            .round_dp(2)
+            .to_f64()
+            .unwrap_or_default()
+    });
+    let category = match row.try_get::<Option<CategoryId>>("", "category_id")? {
+        Some(id) => Some(CategoryRef {
+            id,
+            name: row.try_get("", "category_name")?,
+        }),
+        None => None,
+    };
+    Ok(Product {
+        id: row.try_get("", "id")?,
+        name: row.try_get("", "name")?,
+        description: row.try_get("", "description")?,
+        price: money::read(row, "price", backend)?,
+        in_stock: row.try_get("", "in_stock")?,
+        archived: row.try_get("", "archived")?,
+        category,
+        average_rating,
+        review_count: u64::try_from(review_count).unwrap_or(0),
+        created_at: row.try_get("", "created_at")?,
+        updated_at: row.try_get("", "updated_at")?,
+    })
+}
+
+async fn query(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    params: Params,
+) -> Result<Vec<Product>, AppError> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(db::sql(db, sql, params.into_values()))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| from_row(row, backend))
+        .collect::<Result<_, _>>()?)
+}
+
+/// One product, archived or not (orders link to archived ones).
+pub async fn get(db: &impl ConnectionTrait, id: ProductId) -> Result<Product, AppError> {
+    let mut params = Params::default();
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE p.id = {}", params.push(id));
+    query(db, &sql, params)
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound("Product"))
+}
+
+/// The filters shared by the list and search.
+#[derive(Debug, Clone, Default)]
+pub struct ProductFilter {
+    pub category: Option<CategoryId>,
+    /// Inclusive.
+    pub min_price: Option<Money>,
+    /// Inclusive.
+    pub max_price: Option<Money>,
+    /// `true`: with stock; `false`: without.
+    pub in_stock: Option<bool>,
+}
+
+impl ProductFilter {
+    pub fn parse(
+        v: &mut Validation,
+        category: Option<&str>,
+        min_price: Option<&str>,
+        max_price: Option<&str>,
+        in_stock: Option<&str>,
+    ) -> Option<Self> {
+        let category = v.field(
+            "categoryId",
+            non_blank(category)
+                .map(|raw| {
+                    raw.parse()
+                        .map_err(|_| Invalid::new("must be a category id"))
+                })
+                .transpose(),
+        );
+        let min_price = v.field(
+            "minPrice",
+            non_blank(min_price).map(Money::parse).transpose(),
+        );
+        let max_price = v.field(
+            "maxPrice",
+            non_blank(max_price).map(Money::parse).transpose(),
+        );
+        let in_stock = v.field(
+            "inStock",
+            non_blank(in_stock)
+                .map(|raw| match raw {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(Invalid::new("must be true or false")),
+                })
+                .transpose(),
+        );
+        if let (Some(Some(min)), Some(Some(max))) = (min_price, max_price)
+            && min > max
+        {
+            v.fail("minPrice", "must not be greater than maxPrice");
+        }
+        Some(ProductFilter {
+            category: category?,
+            min_price: min_price?,
+            max_price: max_price?,
+            in_stock: in_stock?,
+        })
+    }
+
+    /// The conditions for visible products matching the filters.
+    fn conditions(&self, backend: DbBackend, params: &mut Params) -> Vec<String> {
+        let mut conditions = vec!["NOT p.archived".to_owned()];
+        if let Some(category) = self.category {
+            conditions.push(format!("p.category_id = {}", params.push(category)));
+        }
+        if let Some(min) = self.min_price {
+            conditions.push(format!(
+                "p.price >= {}",
+                params.push(money::to_value(backend, min))
+            ));
+        }
+        if let Some(max) = self.max_price {
+            conditions.push(format!(
+                "p.price <= {}",
+                params.push(money::to_value(backend, max))
+            ));
+        }
+        match self.in_stock {
+            Some(true) => conditions.push("p.in_stock > 0".to_owned()),
+            Some(false) => conditions.push("p.in_stock = 0".to_owned()),
+            None => {}
+        }
+        conditions
+    }
+}
+
+fn non_blank(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|raw| !raw.is_empty())
+}
+
+/// A page of the newest visible products after `after`, and the cursor of the next page.
+pub async fn list(
+    db: &DatabaseConnection,
+    filter: &ProductFilter,
+    after: Option<Cursor>,
+    limit: u64,
+) -> Result<(Vec<Product>, Option<Cursor>), AppError> {
+    let mut params = Params::default();
+    let mut conditions = filter.conditions(db.get_database_backend(), &mut params);
+    if let Some(after) = after {
+        conditions.push(format!(
+            "(p.created_at, p.id) < ({}, {})",
+            params.push(after.created_at),
+            params.push(after.id)
+        ));
+    }
+    // One more row than asked tells whether there is a next page.
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {} ORDER BY p.created_at DESC, p.id DESC LIMIT {}",
+        conditions.join(" AND "),
+        params.push(i64::try_from(limit + 1).unwrap_or(i64::MAX)),
+    );
+    let mut products = query(db, &sql, params).await?;
+    let next = if products.len() as u64 > limit {
+        products.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        products.last().map(|last| Cursor {
+            created_at: last.created_at,
+            id: last.id.0,
+        })
+    } else {
+        None
+    };
+    Ok((products, next))
+}
+
+/// Visible products matching every word of `text`, best match first.
+pub async fn search(
+    db: &DatabaseConnection,
+    text: &str,
+    filter: &ProductFilter,
+    limit: u64,
+) -> Result<Vec<Product>, AppError> {
+    let mut params = Params::default();
+    let Some(plan) = search::plan(db.get_database_backend(), text, &mut params) else {
+        return Ok(Vec::new());
+    };
+    let mut conditions = filter.conditions(db.get_database_backend(), &mut params);
+    conditions.push(plan.condition);
+    let sql = format!(
+        "SELECT {COLUMNS} {} WHERE {} ORDER BY {} LIMIT {}",
+        plan.from,
+        conditions.join(" AND "),
+        plan.order,
+        params.push(i64::try_from(limit).unwrap_or(i64::MAX)),
+    );
+    query(db, &sql, params).await
+}
+
+const NAME_MAX_CHARS: usize = 200;
+const DESCRIPTION_MAX_CHARS: usize = 10_000;
+
+/// Stock as sent: a whole number from 0 to 2³¹−1.
+fn stock(value: &serde_json::Value) -> Result<i32, Invalid> {
+    value
+        .as_u64()
+        .and_then(|n| i32::try_from(n).ok())
+        .ok_or_else(|| Invalid::new("must be a whole number of at least 0"))
+}
+
+fn category_id(raw: &str) -> Result<CategoryId, Invalid> {
+    raw.parse()
+        .map_err(|_| Invalid::new("must be a category id"))
+}
+
+/// `POST /products`, checked.
+#[derive(Debug)]
+pub struct NewProduct {
+    pub name: String,
+    pub description: Option<String>,
+    pub price: Money,
+    pub in_stock: i32,
+    pub category: Option<CategoryId>,
+}
+
+impl NewProduct {
+    pub fn parse(
+        name: &str,
+        description: Option<&str>,
+        price: &serde_json::Value,
+        in_stock: Option<&serde_json::Value>,
+        category: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let name = v.field("name", bounded_text(name, NAME_MAX_CHARS));
+        let description = v.field(
+            "description",
+            optional_text(description, DESCRIPTION_MAX_CHARS),
+        );
+        let price = v.field("price", Money::parse_json(price));
+        let in_stock = v.field("inStock", in_stock.map(stock).transpose());
+        let category = v.field(
+            "categoryId",
+            non_blank(category).map(category_id).transpose(),
+        );
+        let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
+            (name, description, price, in_stock, category)
+        else {
+            return Err(v.into());
+        };
+        Ok(NewProduct {
+            name,
+            description,
+            price,
+            in_stock: in_stock.unwrap_or(0),
+            category,
+        })
+    }
+}
+
+/// A category id that names no category is the client's mistake, named like any bad field.
+fn unknown_category(error: DbErr) -> AppError {
+    if db::is_foreign_key_violation(&error) {
+        AppError::Validation(vec![FieldError::new(
+            "categoryId",
+            "does not name a category",
+        )])
+    } else {
+        error.into()
+    }
+}
+
+pub async fn create(db: &DatabaseConnection, new: NewProduct) -> Result<Product, AppError> {
+    let id = ProductId::generate();
+    let now = db::now();
+    let backend = db.get_database_backend();
+    db.execute_raw(db::sql(
+        db,
+        "INSERT INTO products \
+           (id, name, description, price, in_stock, archived, category_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, false, $6, $7, $7)",
+        [
+            id.into(),
+            new.name.into(),
+            new.description.into(),
+            money::to_value(backend, new.price),
+            new.in_stock.into(),
+            new.category.into(),
+            Value::from(now),
+        ],
+    ))
+    .await
+    .map_err(unknown_category)?;
+    get(db, id).await
+}
+
+/// `PATCH /products/{id}`: fields left out are unchanged; `description` and `categoryId` may
+/// be `null` to clear them.
+#[derive(Debug, Default)]
+pub struct ProductUpdate {
+    pub name: Option<String>,
+    pub description: Patch<String>,
+    pub price: Option<Money>,
+    pub in_stock: Option<i32>,
+    pub category: Patch<CategoryId>,
+}
+
+impl ProductUpdate {
+    pub fn parse(
+        name: Option<&str>,
+        description: Patch<String>,
+        price: Option<&serde_json::Value>,
+        in_stock: Option<&serde_json::Value>,
+        category: Patch<String>,
+    ) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let name = v.field(
+            "name",
+            name.map(|name| bounded_text(name, NAME_MAX_CHARS))
+                .transpose(),
+        );
+        let description = v.field(
+            "description",
+            description
+                .try_map(|text| optional_text(Some(&text), DESCRIPTION_MAX_CHARS))
+                .map(|patch| match patch {
+                    Patch::Set(None) => Patch::Clear,
+                    Patch::Set(Some(text)) => Patch::Set(text),
+                    Patch::Keep => Patch::Keep,
+                    Patch::Clear => Patch::Clear,
+                }),
+        );
+        let price = v.field("price", price.map(Money::parse_json).transpose());
+        let in_stock = v.field("inStock", in_stock.map(stock).transpose());
+        let category = v.field("categoryId", category.try_map(|raw| category_id(&raw)));
+        let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
+            (name, description, price, in_stock, category)
+        else {
+            return Err(v.into());
+        };
+        Ok(ProductUpdate {
+            name,
+            description,
+            price,
+            in_stock,
+            category,
+        })
+    }
+}
+
+pub async fn update(
+    db: &DatabaseConnection,
+    id: ProductId,
+    update: ProductUpdate,
+) -> Result<Product, AppError> {
+    let backend = db.get_database_backend();
+    let mut params = Params::default();
+    let mut sets = vec![format!("updated_at = {}", params.push(db::now()))];
+    if let Some(name) = update.name {
+        sets.push(format!("name = {}", params.push(name)));
+    }
+    if let Some(description) = update.description.into_update() {
+        sets.push(format!("description = {}", params.push(description)));
+    }
+    if let Some(price) = update.price {
+        sets.push(format!(
+            "price = {}",
+            params.push(money::to_value(backend, price))
+        ));
+    }
+    if let Some(in_stock) = update.in_stock {
+        sets.push(format!("in_stock = {}", params.push(in_stock)));
+    }
+    if let Some(category) = update.category.into_update() {
+        sets.push(format!("category_id = {}", params.push(category)));
+    }
+    let sql = format!(
+        "UPDATE products SET {} WHERE id = {}",
+        sets.join(", "),
+        params.push(id)
+    );
+    let updated = db
+        .execute_raw(db::sql(db, &sql, params.into_values()))
+        .await
+        .map_err(unknown_category)?;
+    if updated.rows_affected() == 0 {
+        return Err(AppError::NotFound("Product"));
+    }
+    get(db, id).await
+}
+
+/// What `DELETE /products/{id}` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    Deleted,
+    /// The product is in orders, which must keep showing it.
+    Archived,
+}
+
+/// Deletes the product, or archives it when an order contains it; one statement each, so an
+/// order placed meanwhile cannot leave a dangling item (the foreign key would refuse).
+pub async fn delete(db: &DatabaseConnection, id: ProductId) -> Result<Removal, AppError> {
+    let txn = db::begin_write(db).await?;
+    let deleted = txn
+        .execute_raw(db::sql(
+            &txn,
+            "DELETE FROM products WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM order_items WHERE product_id = $1)",
+            [id.into()],
+        ))
+        .await?;
+    if deleted.rows_affected() == 1 {
+        txn.commit().await?;
+        return Ok(Removal::Deleted);
+    }
+    let archived = txn
+        .execute_raw(db::sql(
+            &txn,
+            "UPDATE products SET archived = true, updated_at = $2 WHERE id = $1",
+            [id.into(), Value::from(db::now())],
+        ))
+        .await?;
+    if archived.rows_affected() == 0 {
+        return Err(AppError::NotFound("Product"));
+    }
+    txn.commit().await?;
+    Ok(Removal::Archived)
+}
+
+/// At most this many prices change in one request.
+pub const MAX_PRICE_UPDATES: usize = 1000;
+
+/// `PATCH /products/prices`, checked: distinct ids, valid prices.
+#[derive(Debug)]
+pub struct PriceChanges(Vec<(ProductId, Money)>);
+
+/// One entry of a price batch as sent.
+#[derive(Debug)]
+pub struct PriceChangeInput<'a> {
+    pub id: &'a str,
+    pub price: &'a serde_json::Value,
+}
+
+impl PriceChanges {
+    pub fn parse(updates: &[PriceChangeInput<'_>]) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        if updates.is_empty() || updates.len() > MAX_PRICE_UPDATES {
+            v.fail(
+                "updates",
+                format!("must list 1 to {MAX_PRICE_UPDATES} price changes"),
+            );
+            return Err(v.into());
+        }
+        let mut changes = Vec::with_capacity(updates.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, update) in updates.iter().enumerate() {
+            let id = v.field(
+                &format!("updates[{i}].id"),
+                update
+                    .id
+                    .parse::<ProductId>()
+                    .map_err(|_| Invalid::new("must be a product id")),
+            );
+            let price = v.field(
+                &format!("updates[{i}].price"),
+                Money::parse_json(update.price),
+            );
+            if let Some(id) = id
+                && !seen.insert(id)
+            {
+                v.fail(&format!("updates[{i}].id"), "appears more than once");
+            }
+            if let (Some(id), Some(price)) = (id, price) {
+                changes.push((id, price));
+            }
+        }
+        if !v.is_ok() {
+            return Err(v.into());
+        }
+        Ok(PriceChanges(changes))
+    }
+}
+
+/// Sets every price in one transaction: if any id names no visible product, nothing changes
+/// and the answer names each such id.
+pub async fn change_prices(
+    db: &DatabaseConnection,
+    changes: PriceChanges,
+) -> Result<Vec<Product>, AppError> {
+    let backend = db.get_database_backend();
+    let now = db::now();
+    let txn = db::begin_write(db).await?;
+    let mut unknown = Vec::new();
+    // Rows are locked in id order, so two overlapping batches cannot deadlock on PostgreSQL.
+    let mut order: Vec<usize> = (0..changes.0.len()).collect();
+    order.sort_by_key(|&i| changes.0[i].0);
+    for i in order {
+        let (id, price) = changes.0[i];
+        let updated = txn
+            .execute_raw(db::sql(
+                &txn,
+                "UPDATE products SET price = $1, updated_at = $2 WHERE id = $3 AND NOT archived",
+                [money::to_value(backend, price), Value::from(now), id.into()],
+            ))
+            .await?;
+        if updated.rows_affected() == 0 {
+            unknown.push((
+                i,
+                FieldError::new(format!("updates[{i}].id"), "does not name a product"),
+            ));
+        }
+    }
+    if !unknown.is_empty() {
+        unknown.sort_by_key(|(i, _)| *i);
+        // Dropping the transaction rolls every change back.
+        return Err(AppError::Validation(
+            unknown.into_iter().map(|(_, error)| error).collect(),
+        ));
+    }
+    let ids: Vec<ProductId> = changes.0.iter().map(|(id, _)| *id).collect();
+    let products = get_many(&txn, &ids).await?;
+    txn.commit().await?;
+    Ok(products)
+}
+
+/// The products with these ids, in the order given (missing ones left out).
+pub async fn get_many(
+    db: &impl ConnectionTrait,
+    ids: &[ProductId],
+) -> Result<Vec<Product>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut params = Params::default();
+    let placeholders: Vec<String> = ids.iter().map(|id| params.push(*id)).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE p.id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut found: std::collections::HashMap<ProductId, Product> = query(db, &sql, params)
+        .await?
+        .into_iter()
+        .map(|product| (product.id, product))
+        .collect();
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}

@@ -1,0 +1,152 @@
+//! Reviews: one per user and product, on products that are not archived.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db;
+use crate::domain::{
+    Actor, Invalid, PageRequest, Pagination, ProductId, ReviewId, Validation, optional_text,
+};
+use crate::error::AppError;
+use crate::services::users::Author;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Review {
+    pub id: ReviewId,
+    pub product_id: ProductId,
+    /// 1 to 5.
+    pub rating: i16,
+    pub comment: Option<String>,
+    pub author: Author,
+    pub created_at: DateTime<Utc>,
+}
+
+const COMMENT_MAX_CHARS: usize = 2000;
+
+/// `POST /products/{id}/reviews`, checked.
+#[derive(Debug)]
+pub struct NewReview {
+    pub rating: i16,
+    pub comment: Option<String>,
+}
+
+impl NewReview {
+    pub fn parse(rating: &serde_json::Value, comment: Option<&str>) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let rating = v.field(
+            "rating",
+            rating
+                .as_i64()
+                .filter(|r| (1..=5).contains(r))
+                .and_then(|r| i16::try_from(r).ok())
+                .ok_or_else(|| Invalid::new("must be a whole number from 1 to 5")),
+        );
+        let comment = v.field("comment", optional_text(comment, COMMENT_MAX_CHARS));
+        let (Some(rating), Some(comment)) = (rating, comment) else {
+            return Err(v.into());
+        };
+        Ok(NewReview { rating, comment })
+    }
+}
+
+const SELECT: &str = "SELECT r.id, r.product_id, r.rating, r.comment, r.created_at, \
+    r.user_id, u.name AS author_name \
+    FROM reviews r JOIN users u ON u.id = r.user_id";
+
+fn from_row(row: &QueryResult) -> Result<Review, DbErr> {
+    Ok(Review {
+        id: row.try_get("", "id")?,
+        product_id: row.try_get("", "product_id")?,
+        rating: row.try_get("", "rating")?,
+        comment: row.try_get("", "comment")?,
+        author: Author {
+            id: row.try_get("", "user_id")?,
+            name: row.try_get("", "author_name")?,
+        },
+        created_at: row.try_get("", "created_at")?,
+    })
+}
+
+/// A product's reviews, newest first; 404 for an unknown product.
+pub async fn list(
+    db: &DatabaseConnection,
+    product: ProductId,
+    page: PageRequest,
+) -> Result<(Vec<Review>, Pagination), AppError> {
+    let total: i64 = db
+        .query_one_raw(db::sql(
+            db,
+            "SELECT (SELECT COUNT(*) FROM reviews WHERE product_id = $1) \
+             FROM products WHERE id = $1",
+            [product.into()],
+        ))
+        .await?
+        .ok_or(AppError::NotFound("Product"))?
+        .try_get_by_index(0)?;
+    let rows = db
+        .query_all_raw(db::sql(
+            db,
+            &format!(
+                "{SELECT} WHERE r.product_id = $1 \
+                 ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
+            ),
+            [
+                product.into(),
+                Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+                Value::from(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
+            ],
+        ))
+        .await?;
+    let reviews = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+    Ok((
+        reviews,
+        Pagination::new(page, u64::try_from(total).unwrap_or(0)),
+    ))
+}
+
+/// Adds the actor's review. The unique index on (product, user) decides a race between two
+/// reviews of the same user: one is created, the other is a 409.
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    product: ProductId,
+    review: NewReview,
+) -> Result<Review, AppError> {
+    let id = ReviewId::generate();
+    let inserted = db
+        .execute_raw(db::sql(
+            db,
+            "INSERT INTO reviews (id, product_id, user_id, rating, comment, created_at) \
+             SELECT $1, p.id, $3, $4, $5, $6 FROM products p WHERE p.id = $2 AND NOT p.archived",
+            [
+                id.into(),
+                product.into(),
+                actor.id.into(),
+                review.rating.into(),
+                review.comment.into(),
+                Value::from(db::now()),
+            ],
+        ))
+        .await;
+    match inserted {
+        Ok(result) if result.rows_affected() == 0 => Err(AppError::NotFound("Product")),
+        Ok(_) => {
+            let row = db
+                .query_one_raw(db::sql(
+                    db,
+                    &format!("{SELECT} WHERE r.id = $1"),
+                    [id.into()],
+                ))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the review just written is missing"))?;
+            Ok(from_row(&row)?)
+        }
+        Err(error) if db::is_unique_violation(&error) => Err(AppError::Conflict(
+            "You have already reviewed this product".into(),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
