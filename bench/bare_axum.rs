@@ -1,22 +1,64 @@
-//! The reference point for `bench/run.sh`: a bare axum handler returning a small JSON object,
-//! with no middleware, so the cost of our stack is the difference between the two.
+//! The reference points for `bench/run.sh`, without our middleware or ORM, so the cost of our
+//! stack is the difference:
+//! - `GET /health`: a bare axum handler returning a small JSON object;
+//! - `GET /products/{id}` (when `DATABASE_URL` names PostgreSQL): one prepared primary-key
+//!   SELECT through sqlx, the minimal server the catalog benchmark compares against.
 
 use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::routing::get;
+use sea_orm::sqlx::{self, PgPool, Row};
 
 /// The same allocator as the real binary, so the comparison measures the stack, not malloc.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+async fn product(
+    State(pool): State<PgPool>,
+    Path(id): Path<uuid::Uuid>,
+) -> Result<axum::Json<serde_json::Value>, StatusCode> {
+    let row =
+        sqlx::query("SELECT id, name, price::text AS price, in_stock FROM products WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&pool)
+            .await
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?
+            .ok_or(StatusCode::NOT_FOUND)?;
+    Ok(axum::Json(serde_json::json!({
+        "id": row.get::<uuid::Uuid, _>("id"),
+        "name": row.get::<String, _>("name"),
+        "price": row.get::<String, _>("price"),
+        "inStock": row.get::<i32, _>("in_stock"),
+    })))
+}
+
 #[tokio::main]
 async fn main() {
-    let port = std::env::var("PORT").unwrap_or_else(|_| "3101".to_owned());
-    let app = Router::new().route(
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(3101);
+    let mut app = Router::new().route(
         "/health",
         get(|| async { axum::Json(serde_json::json!({"status": "healthy"})) }),
     );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port.parse::<u16>().unwrap()))
+    if let Ok(url) = std::env::var("DATABASE_URL")
+        && url.starts_with("postgres")
+    {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(32)
+            .connect(&url)
+            .await
+            .expect("DATABASE_URL connects");
+        app = app.merge(
+            Router::new()
+                .route("/products/{id}", get(product))
+                .with_state(pool),
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
-        .unwrap();
-    axum::serve(listener, app).await.unwrap();
+        .expect("the port is free");
+    axum::serve(listener, app).await.expect("the server runs");
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Release-build baselines, load tool and server on the same machine:
-#   1. GET /health: bare axum vs our full middleware stack (the ratio is what matters);
-#   2. POST /auth/login (Argon2id), GET /users/me, and /health latency while logins run flat out.
+#   1. platform: GET /health, bare axum vs our full middleware stack (the ratio matters);
+#   2. catalog: 10,000 seeded products; GET /products/{id} (and, on PostgreSQL, the same read
+#      from a minimal axum + sqlx server), GET /products?limit=20, two-word search;
+#   3. accounts: POST /auth/login (Argon2id), GET /users/me, /health while logins run flat out.
+# Each phase reports the server's peak RSS during that phase.
 #
 #   bench/run.sh [DATABASE_URL]      (default: a fresh SQLite file in a temp folder; a
 #                                     PostgreSQL URL must name an empty database)
@@ -17,6 +20,7 @@ THREADS=${THREADS:-2}
 APP_PORT=3100
 BARE_PORT=3101
 BENCH_USERS=256
+PRODUCTS=${PRODUCTS:-10000}
 export BENCH_USERS
 
 if ! command -v wrk >/dev/null; then
@@ -66,28 +70,63 @@ api() { # api METHOD PATH [JSON] [TOKEN]
     ${4:+-H "authorization: Bearer $4"} ${3:+-d "$3"}
 }
 
+DATABASE_URL=${1:-"sqlite://$work/bench.db"}
+export DATABASE_URL
+
 PORT=$BARE_PORT target/release/examples/bare-axum &
 pids+=($!)
 wait_for $BARE_PORT
 
 # The limiter runs (its cost is part of the stack) but never refuses the load tool.
-DATABASE_URL=${1:-"sqlite://$work/bench.db"} PORT=$APP_PORT LOG_LEVEL=${LOG_LEVEL:-info} \
-  RATE_LIMIT_MAX=1000000000 target/release/ecommerce-api >"$work/server.log" 2>&1 &
+PORT=$APP_PORT LOG_LEVEL=${LOG_LEVEL:-info} RATE_LIMIT_MAX=1000000000 \
+  target/release/ecommerce-api >"$work/server.log" 2>&1 &
 app_pid=$!
 pids+=($app_pid)
 wait_for $APP_PORT
 sleep 1
 idle_kib=$(kib $app_pid VmRSS)
 
+# Peak RSS since the last call, then start counting afresh (writing 5 to clear_refs resets
+# the kernel's high-water mark).
+phase_peak() {
+  local peak
+  peak=$(kib $app_pid VmHWM)
+  echo 5 >"/proc/$app_pid/clear_refs"
+  echo "$((peak / 1024)) MiB"
+}
+heading() { printf '\n%-40s %12s %10s %10s %8s\n' "$1" req/s p50 p99 non-2xx; }
+
+phase_peak >/dev/null
+heading "platform"
+load bare "bare axum GET /health" "$CONNECTIONS" "http://127.0.0.1:$BARE_PORT/health"
+load health "GET /health" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/health"
+platform_peak=$(phase_peak)
+
+target/release/ecommerce-api seed --products "$PRODUCTS" 2>/dev/null | tail -1
+
+curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
+  python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
+export IDS_FILE=$work/ids
+heading "catalog ($PRODUCTS products)"
+if [[ $DATABASE_URL == postgres* ]]; then
+  PREFIX=/products load minimal "minimal axum+sqlx GET /products/{id}" "$CONNECTIONS" \
+    "http://127.0.0.1:$BARE_PORT" -s bench/lua/product_by_id.lua
+fi
+load product "GET /api/v1/products/{id}" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
+  -s bench/lua/product_by_id.lua
+load list "GET /api/v1/products?limit=20" "$CONNECTIONS" \
+  "http://127.0.0.1:$APP_PORT/api/v1/products?limit=20"
+load search "GET /api/v1/products/search (2 words)" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
+  -s bench/lua/search.lua
+catalog_peak=$(phase_peak)
+
 for i in $(seq 1 $BENCH_USERS); do
   api POST /api/v1/auth/register "{\"email\":\"bench$i@example.com\",\"password\":\"bench password 123\"}" >/dev/null
 done
 token=$(api POST /api/v1/auth/login '{"email":"bench1@example.com","password":"bench password 123"}' |
   python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
-
-printf '%-40s %12s %10s %10s %8s\n' endpoint req/s p50 p99 non-2xx
-load bare "bare axum GET /health" "$CONNECTIONS" "http://127.0.0.1:$BARE_PORT/health"
-load health "GET /health" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/health"
+phase_peak >/dev/null
+heading "accounts"
 load me "GET /api/v1/users/me" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/api/v1/users/me" \
   -H "Authorization: Bearer $token"
 load login "POST /api/v1/auth/login" 16 "http://127.0.0.1:$APP_PORT/api/v1/auth/login" \
@@ -99,12 +138,14 @@ background=$!
 sleep 1
 THREADS=1 load health_under_login "GET /health while logins run" 4 "http://127.0.0.1:$APP_PORT/health"
 wait $background
+accounts_peak=$(phase_peak)
 
-peak_kib=$(kib $app_pid VmHWM)
-ratio=$(awk -v a="$(cat "$work/health.rps")" -v b="$(cat "$work/bare.rps")" \
-  'BEGIN { printf "%.2f", a / b }')
+ratio() { awk -v a="$(cat "$work/$1.rps")" -v b="$(cat "$work/$2.rps")" 'BEGIN { printf "%.2f", a / b }'; }
 echo
-echo "full stack / bare axum on /health:  $ratio"
+echo "full stack / bare axum on /health:  $(ratio health bare)"
+if [[ -f $work/minimal.rps ]]; then
+  echo "product by id / minimal axum+sqlx:  $(ratio product minimal)"
+fi
 echo "binary size:                        $(du -h target/release/ecommerce-api | cut -f1)"
 echo "idle RSS:                           $((idle_kib / 1024)) MiB"
-echo "peak RSS:                           $((peak_kib / 1024)) MiB"
+echo "peak RSS: platform $platform_peak, catalog $catalog_peak, accounts $accounts_peak"
