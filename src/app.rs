@@ -15,7 +15,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use metrics_exporter_prometheus::PrometheusHandle;
-use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -24,6 +23,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
+use crate::db::Db;
 use crate::error::AppError;
 use crate::http::middleware::rate_limit::{ClientRateLimiter, rate_limit};
 use crate::http::middleware::{observe, request_id, responses};
@@ -41,7 +41,7 @@ pub struct AppState(Arc<AppStateInner>);
 
 pub struct AppStateInner {
     pub config: Arc<Config>,
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub auth: Auth,
     pub metrics: PrometheusHandle,
     pub started_at: Instant,
@@ -55,7 +55,7 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: DatabaseConnection) -> Self {
+    pub fn new(config: Config, db: Db) -> Self {
         AppState(Arc::new(AppStateInner {
             auth: Auth::from_config(&config),
             config: Arc::new(config),
@@ -89,12 +89,13 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
+            http::orders::IDEMPOTENCY_KEY.clone(),
             request_id::X_REQUEST_ID.clone(),
         ])
         .expose_headers([
             request_id::X_REQUEST_ID.clone(),
             header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
             HeaderName::from_static("ratelimit-limit"),
             HeaderName::from_static("ratelimit-remaining"),
             HeaderName::from_static("ratelimit-reset"),
@@ -171,9 +172,7 @@ impl Application {
         let Application { listener, state } = self;
         let db = state.db.clone();
         serve(listener, router(state), shutdown).await?;
-        db.close_by_ref()
-            .await
-            .context("cannot close the database pool")?;
+        db.close().await.context("cannot close the database pool")?;
         Ok(())
     }
 }

@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub use crate::domain::FieldError;
 
 /// Machine-readable error code: clients branch on this, never on the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     ValidationError,
@@ -87,7 +87,7 @@ impl From<sea_orm::DbErr> for AppError {
 }
 
 /// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "success": false,
     "error": {"code": "VALIDATION_ERROR", "message": "Validation failed",
@@ -99,7 +99,7 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -197,22 +197,29 @@ impl AppError {
     }
 }
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let status = self.status();
-        let body = ErrorEnvelope {
+impl AppError {
+    /// The body this error answers with.
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
             success: false,
             error: ErrorBody {
                 code: self.code(),
                 message: self.public_message(),
-                details: match &self {
+                details: match self {
                     AppError::Validation(fields) | AppError::InsufficientStock(fields) => {
                         Some(fields.clone())
                     }
                     _ => None,
                 },
             },
-        };
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let body = self.envelope();
         let mut response = (status, axum::Json(body)).into_response();
         match self {
             AppError::RateLimited { retry_after_secs }

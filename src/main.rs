@@ -153,7 +153,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 /// Checks the arguments with the same rules as registration, then creates or promotes.
 async fn create_admin(
-    db: &sea_orm::DatabaseConnection,
+    db: &ecommerce_api::db::Db,
     auth: &Auth,
     email: &str,
     password: String,

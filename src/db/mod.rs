@@ -2,6 +2,13 @@
 //!
 //! Pools are built with sqlx directly so every pooled connection gets the same settings
 //! (a pragma run once reaches only one connection), then handed to SeaORM.
+//!
+//! SQLite lets one writer in at a time and makes the others sleep and retry in its busy
+//! handler (1, 2, 5 … 100 ms naps), which under load gives writes a long tail and, past the
+//! busy timeout, "database is locked". So on SQLite [`Db`] keeps a second pool of one
+//! connection that every write goes through: writers wait their turn in that pool's queue,
+//! in order and without naps, while reads keep their own pool. On PostgreSQL both are one
+//! pool, since it locks rows, not the database.
 
 pub mod entities;
 pub mod money;
@@ -55,15 +62,93 @@ impl Backend {
     }
 }
 
-/// Opens a pool for `url`, creating the SQLite file and its folder on demand.
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    match Backend::from_url(url)? {
-        Backend::Sqlite => connect_sqlite(url).await,
-        Backend::Postgres => connect_postgres(url).await,
+/// The application's database: reads through one pool, writes through [`Db::writer`].
+///
+/// As a [`ConnectionTrait`] it sends statements that return rows to the read pool and
+/// everything else (`execute_*`: inserts, updates, deletes) to the writer; a write that
+/// returns rows (`RETURNING`) must go through [`Db::writer`] or a [`Db::begin_write`]
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct Db {
+    read: DatabaseConnection,
+    write: DatabaseConnection,
+}
+
+impl Db {
+    /// The connection writes go through: one connection on SQLite, the pool on PostgreSQL.
+    pub fn writer(&self) -> &DatabaseConnection {
+        &self.write
+    }
+
+    /// Starts a transaction that will write, on the writer. On SQLite it also takes the
+    /// database's write lock at `BEGIN` (`IMMEDIATE`), so the one writer never has to upgrade
+    /// a read lock, which fails at once when another process wrote meanwhile.
+    pub async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        self.write
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+    }
+
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        self.read.ping().await
+    }
+
+    /// Closes both pools, waiting for connections in use to be returned.
+    pub async fn close(&self) -> Result<(), DbErr> {
+        self.read.close_by_ref().await?;
+        self.write.close_by_ref().await
     }
 }
 
-async fn connect_sqlite(url: &str) -> anyhow::Result<DatabaseConnection> {
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DbBackend {
+        self.read.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
+        self.write.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
+        self.write.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
+        self.read.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
+        self.read.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.read.support_returning()
+    }
+}
+
+/// Opens the pools for `url`, creating the SQLite file and its folder on demand.
+pub async fn connect(url: &str) -> anyhow::Result<Db> {
+    match Backend::from_url(url)? {
+        Backend::Sqlite => connect_sqlite(url).await,
+        Backend::Postgres => {
+            let pool = connect_postgres(url).await?;
+            Ok(Db {
+                read: pool.clone(),
+                write: pool,
+            })
+        }
+    }
+}
+
+/// How long a write waits for its turn on SQLite's one writer before failing; as long as a
+/// request may take, so a queue of writers is slow rather than an error.
+const SQLITE_WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
+
+async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid SQLite URL")?
         .create_if_missing(true)
@@ -78,13 +163,28 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<DatabaseConnection> {
         std::fs::create_dir_all(folder)
             .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
+    let open = |connections: u32, acquire_timeout: Duration| {
+        SqlitePoolOptions::new()
+            .max_connections(connections)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options.clone())
+    };
+    // The writer first: it creates the file, so the readers never race to.
+    let write = open(1, SQLITE_WRITE_QUEUE_TIMEOUT)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", file.display()))?;
-    Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    let read = if file.as_path() == Path::new(":memory:") {
+        // Each connection to `:memory:` is its own database: everything must share one.
+        write.clone()
+    } else {
+        open(8, ACQUIRE_TIMEOUT)
+            .await
+            .with_context(|| format!("cannot open the SQLite database {}", file.display()))?
+    };
+    Ok(Db {
+        read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
+        write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+    })
 }
 
 async fn connect_postgres(url: &str) -> anyhow::Result<DatabaseConnection> {
@@ -106,17 +206,6 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .expect("microseconds divide any timestamp")
-}
-
-/// Starts a transaction that will write. On SQLite it takes the write lock at `BEGIN`
-/// (`IMMEDIATE`), so a busy database makes it wait for the busy timeout; a deferred transaction
-/// that reads first fails at once with "database is locked" when it later tries to write.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
 }
 
 /// A raw statement with `$1`, `$2` … placeholders, which both backends accept.
@@ -151,6 +240,30 @@ pub fn is_foreign_key_violation(error: &DbErr) -> bool {
     )
 }
 
+/// Whether SQLite gave up waiting for a lock ("database is locked"), which retrying the whole
+/// transaction cures. PostgreSQL waits for row locks instead and never reports this.
+pub fn is_busy(error: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = error
+    else {
+        return false;
+    };
+    match e.as_database_error() {
+        // SQLITE_BUSY, SQLITE_LOCKED and their extended codes (BUSY_RECOVERY, BUSY_SNAPSHOT…).
+        Some(e)
+            if e.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some() =>
+        {
+            e.code()
+                .and_then(|code| code.parse::<u32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
+        _ => false,
+    }
+}
+
 /// Whether the error is a unique-index violation; the caller knows which index it guarded.
 pub fn is_unique_violation(error: &DbErr) -> bool {
     matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
@@ -159,8 +272,9 @@ pub fn is_unique_violation(error: &DbErr) -> bool {
 /// Applies pending migrations in one transaction, so a failed migration leaves nothing half
 /// done and concurrent starts queue behind each other (an advisory lock on PostgreSQL, an
 /// immediate transaction on SQLite). Running it again is a no-op.
-pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
-    let txn = begin_write(db)
+pub async fn migrate(db: &Db) -> anyhow::Result<()> {
+    let txn = db
+        .begin_write()
         .await
         .context("cannot start the migration transaction")?;
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -183,16 +297,23 @@ pub struct PoolStats {
     pub max: u32,
 }
 
-pub fn pool_stats(db: &DatabaseConnection) -> PoolStats {
-    fn stats<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
-        PoolStats {
-            open: pool.size(),
-            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-            max: pool.options().get_max_connections(),
+/// Counts per pool: `read` and `write` on SQLite, one `shared` pool on PostgreSQL.
+pub fn pool_stats(db: &Db) -> Vec<(&'static str, PoolStats)> {
+    fn stats(db: &DatabaseConnection) -> PoolStats {
+        fn of<DB: sea_orm::sqlx::Database>(pool: &sea_orm::sqlx::Pool<DB>) -> PoolStats {
+            PoolStats {
+                open: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match db.get_database_backend() {
+            DbBackend::Postgres => of(db.get_postgres_connection_pool()),
+            _ => of(db.get_sqlite_connection_pool()),
         }
     }
     match db.get_database_backend() {
-        DbBackend::Postgres => stats(db.get_postgres_connection_pool()),
-        _ => stats(db.get_sqlite_connection_pool()),
+        DbBackend::Postgres => vec![("shared", stats(&db.read))],
+        _ => vec![("read", stats(&db.read)), ("write", stats(&db.write))],
     }
 }

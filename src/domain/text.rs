@@ -4,6 +4,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::Invalid;
 
+/// A query parameter or optional field that was sent with something in it: blank means absent.
+pub fn non_blank(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|raw| !raw.is_empty())
+}
+
 /// Trimmed text of 1..=`max` characters.
 pub fn bounded_text(raw: &str, max: usize) -> Result<String, Invalid> {
     let text = raw.trim();

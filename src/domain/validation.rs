@@ -1,12 +1,12 @@
 //! Field errors, collected rather than returned one at a time, so a client can fix a whole form
 //! in one round trip.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One failing input field: `field` is a dotted path into the body (`items[0].quantity`) or
 /// the name of a query parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -30,6 +30,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "auth", description = "Registration, login and sessions"),
         (name = "users", description = "The caller's account, and account administration"),
         (name = "catalog", description = "Categories, products, search and reviews"),
+        (name = "orders", description = "Placing orders, their lifecycle and history"),
     )
 )]
 pub struct ApiDoc;

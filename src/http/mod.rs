@@ -7,6 +7,7 @@ pub mod docs;
 pub mod envelope;
 pub mod extract;
 pub mod middleware;
+pub mod orders;
 pub mod products;
 pub mod system;
 pub mod users;
@@ -33,6 +34,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(users::routes())
         .merge(categories::routes())
         .merge(products::routes())
+        .merge(orders::routes())
 }
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json` and printed by `openapi`.

@@ -82,16 +82,18 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Ready>, A
 }
 
 /// Prometheus metrics: `http_requests_total` and `http_request_duration_seconds` by method,
-/// matched route and status, plus database pool and process gauges.
+/// matched route and status, plus database pool gauges (`pool` is `read` and `write` on
+/// SQLite, `shared` on PostgreSQL) and the process's resident memory.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text exposition format", body = String,
      content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let pool = crate::db::pool_stats(&state.db);
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(pool.idle);
-    metrics::gauge!("db_pool_connections", "state" => "in_use")
-        .set(pool.open.saturating_sub(pool.idle));
-    metrics::gauge!("db_pool_max_connections").set(pool.max);
+    for (name, pool) in crate::db::pool_stats(&state.db) {
+        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "idle").set(pool.idle);
+        metrics::gauge!("db_pool_connections", "pool" => name, "state" => "in_use")
+            .set(pool.open.saturating_sub(pool.idle));
+        metrics::gauge!("db_pool_max_connections", "pool" => name).set(pool.max);
+    }
     if let Some(rss) = crate::telemetry::resident_memory_bytes() {
         #[expect(clippy::cast_precision_loss, reason = "a gauge is a float")]
         metrics::gauge!("process_resident_memory_bytes").set(rss as f64);

@@ -3,5 +3,6 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod orders;
 pub mod seed;
 pub mod users;

@@ -10,9 +10,9 @@ use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::{Rng, SeedableRng};
 use sea_orm::sea_query::{Alias, OnConflict, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait, Value};
 
-use crate::db::{self, money};
+use crate::db::{self, Db, money};
 use crate::domain::{CategoryId, Money, PostId, ProductId, ReviewId, Slug, TagId, UserId};
 use crate::error::AppError;
 use crate::services::accounts::Passwords;
@@ -142,14 +142,10 @@ const POSTS: &[(&str, &[&str])] = &[
     ("Getting started with climbing", &["climbing", "guides"]),
 ];
 
-pub async fn seed(
-    db: &DatabaseConnection,
-    passwords: &Passwords,
-    products: usize,
-) -> Result<SeedReport, AppError> {
+pub async fn seed(db: &Db, passwords: &Passwords, products: usize) -> Result<SeedReport, AppError> {
     let password_hash = passwords.hash(DEMO_PASSWORD).await?;
     let mut rng = StdRng::seed_from_u64(products as u64);
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let mut report = SeedReport::default();
 
     let categories = seed_categories(&txn, &mut report).await?;

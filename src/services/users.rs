@@ -6,17 +6,17 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, OnConflict};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, Value,
 };
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db;
 use crate::db::entities::{user_profiles, users};
+use crate::db::{self, Db};
 use crate::domain::{
-    Actor, Invalid, PageRequest, Pagination, Patch, Role, UserId, Validation, optional_text,
-    timestamp, web_url,
+    Actor, Invalid, PageRequest, Pagination, Patch, Role, UserId, Validation, non_blank,
+    optional_text, timestamp, web_url,
 };
 use crate::error::AppError;
 
@@ -88,7 +88,7 @@ pub async fn find(db: &impl ConnectionTrait, id: UserId) -> Result<Option<User>,
 }
 
 /// A user may read themselves, an admin anyone; for anyone else the user does not exist.
-pub async fn get(db: &DatabaseConnection, actor: &Actor, id: UserId) -> Result<User, AppError> {
+pub async fn get(db: &Db, actor: &Actor, id: UserId) -> Result<User, AppError> {
     if !actor.owns_or_admin(id) {
         return Err(AppError::NotFound("User"));
     }
@@ -101,10 +101,7 @@ const LOCATION_MAX_CHARS: usize = 200;
 
 /// An optional link: blank means none.
 pub(crate) fn optional_url(raw: Option<&str>) -> Result<Option<String>, Invalid> {
-    raw.map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(web_url)
-        .transpose()
+    non_blank(raw).map(web_url).transpose()
 }
 
 /// A patch of optional text where setting blank text clears the field, as a form would mean it.
@@ -214,12 +211,8 @@ pub struct ProfileUpdate {
     pub date_of_birth: Patch<NaiveDate>,
 }
 
-pub async fn update_me(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    update: UpdateMe,
-) -> Result<User, AppError> {
-    let txn = db::begin_write(db).await?;
+pub async fn update_me(db: &Db, actor: &Actor, update: UpdateMe) -> Result<User, AppError> {
+    let txn = db.begin_write().await?;
     let now = db::now();
     let mut user = users::ActiveModel {
         id: sea_orm::Unchanged(actor.id),
@@ -344,12 +337,8 @@ impl UserQuery {
     }
 }
 
-fn non_blank(raw: Option<&str>) -> Option<&str> {
-    raw.map(str::trim).filter(|raw| !raw.is_empty())
-}
-
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     query: UserQuery,
     page: PageRequest,
 ) -> Result<(Vec<User>, Pagination), AppError> {
@@ -410,7 +399,7 @@ pub struct UserStats {
     pub active_users: u64,
 }
 
-pub async fn stats(db: &DatabaseConnection) -> Result<UserStats, AppError> {
+pub async fn stats(db: &Db) -> Result<UserStats, AppError> {
     let now = db::now();
     let month_start = Utc
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
@@ -446,12 +435,7 @@ pub async fn stats(db: &DatabaseConnection) -> Result<UserStats, AppError> {
 
 /// Admins change others' roles. Changing one's own is refused, so the last admin cannot
 /// demote themselves by accident and lock everyone out of administration.
-pub async fn set_role(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    id: UserId,
-    role: Role,
-) -> Result<User, AppError> {
+pub async fn set_role(db: &Db, actor: &Actor, id: UserId, role: Role) -> Result<User, AppError> {
     if actor.id == id {
         return Err(AppError::Conflict("You cannot change your own role".into()));
     }
@@ -471,13 +455,13 @@ pub async fn set_role(
 /// Deletes an account with its profile, posts, comments, reviews and sessions. An account
 /// with orders is kept for the orders' sake but anonymised: no email, name or password, so it
 /// can never log in again and the API no longer shows it.
-pub async fn delete(db: &DatabaseConnection, actor: &Actor, id: UserId) -> Result<(), AppError> {
+pub async fn delete(db: &Db, actor: &Actor, id: UserId) -> Result<(), AppError> {
     if actor.id == id {
         return Err(AppError::Conflict(
             "You cannot delete your own account".into(),
         ));
     }
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let exists = live()
         .filter(users::Column::Id.eq(id))
         .select_only()

@@ -8,6 +8,7 @@ mod categories;
 mod cli;
 mod openapi;
 mod operations;
+mod orders;
 mod platform;
 mod products;
 mod reviews;

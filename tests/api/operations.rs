@@ -1,6 +1,8 @@
 //! API.md §3: `/health`, `/ready`, `/metrics`, `/docs`.
 
-use crate::harness::spawn_app;
+use ecommerce_api::db::Backend;
+
+use crate::harness::{backend, spawn_app};
 
 #[tokio::test]
 async fn health_reports_liveness_without_the_envelope() {
@@ -33,7 +35,7 @@ async fn ready_is_a_503_envelope_when_the_database_is_gone_while_health_stays_20
     let app = spawn_app().await;
     app.get("/ready").await.assert_status(200);
 
-    app.state.db.close_by_ref().await.unwrap();
+    app.state.db.close().await.unwrap();
 
     let response = app.get("/ready").await;
     response.assert_error(503, "UNAVAILABLE");
@@ -72,8 +74,17 @@ async fn metrics_count_requests_by_matched_route_and_status() {
         "raw paths never become labels"
     );
     assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/health",status="200",le="0.005"}"#));
-    assert!(text.contains(r#"db_pool_connections{state="idle"}"#));
-    assert!(text.contains("db_pool_max_connections"));
+    let pools: &[&str] = match backend() {
+        Backend::Sqlite => &["read", "write"],
+        Backend::Postgres => &["shared"],
+    };
+    for pool in pools {
+        assert!(
+            text.contains(&format!(r#"db_pool_connections{{pool="{pool}",state="idle"}}"#)),
+            "{text}"
+        );
+        assert!(text.contains(&format!(r#"db_pool_max_connections{{pool="{pool}"}}"#)));
+    }
 }
 
 #[tokio::test]

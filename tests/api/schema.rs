@@ -2,9 +2,10 @@
 //! in sync, and idempotent re-runs.
 
 use ecommerce_api::db::Backend;
+use ecommerce_api::db::Db;
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use crate::harness::{TestDatabase, backend, spawn_app};
 
@@ -40,7 +41,7 @@ const INDEXES: &[&str] = &[
     "idx_posts_published",
 ];
 
-async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
+async fn strings(db: &Db, sql: &str) -> Vec<String> {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
         .unwrap()
@@ -49,7 +50,7 @@ async fn strings(db: &DatabaseConnection, sql: &str) -> Vec<String> {
         .collect()
 }
 
-async fn table_names(db: &DatabaseConnection) -> Vec<String> {
+async fn table_names(db: &Db) -> Vec<String> {
     strings(
         db,
         match backend() {
@@ -122,12 +123,7 @@ async fn running_migrations_twice_is_harmless() {
 }
 
 /// Inserts a product the way the catalog will: money in the backend's representation.
-async fn insert_product(
-    db: &DatabaseConnection,
-    name: &str,
-    description: &str,
-    price: Decimal,
-) -> uuid::Uuid {
+async fn insert_product(db: &Db, name: &str, description: &str, price: Decimal) -> uuid::Uuid {
     let id = uuid::Uuid::now_v7();
     let price: Value = match db.get_database_backend() {
         DbBackend::Postgres => price.into(),
@@ -215,7 +211,7 @@ async fn the_database_refuses_negative_stock_and_prices() {
     }
 }
 
-async fn search(db: &DatabaseConnection, words: &str) -> Vec<uuid::Uuid> {
+async fn search(db: &Db, words: &str) -> Vec<uuid::Uuid> {
     let sql = match db.get_database_backend() {
         DbBackend::Postgres => {
             "SELECT id FROM products WHERE search_vector @@ plainto_tsquery('english', $1)"

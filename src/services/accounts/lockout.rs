@@ -9,9 +9,9 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Value};
+use sea_orm::{ConnectionTrait, Value};
 
-use crate::db;
+use crate::db::{self, Db};
 use crate::error::AppError;
 
 #[derive(Debug, Clone, Copy)]
@@ -23,14 +23,12 @@ pub struct LockoutPolicy {
 impl LockoutPolicy {
     /// Takes one attempt from the email's budget, or answers `ACCOUNT_LOCKED` with the seconds
     /// until the window ends.
-    pub async fn reserve_attempt(
-        &self,
-        db: &DatabaseConnection,
-        email: &str,
-    ) -> Result<(), AppError> {
+    pub async fn reserve_attempt(&self, db: &Db, email: &str) -> Result<(), AppError> {
         let now = db::now();
         let expired_before = now - self.window;
+        // A write that returns a row: it must go through the writer.
         let reserved = db
+            .writer()
             .query_one_raw(db::sql(
                 db,
                 "INSERT INTO login_failures (email, failures, window_started_at) \

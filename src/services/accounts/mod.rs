@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set, Unchanged,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+    Unchanged,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -21,7 +21,7 @@ pub use self::passwords::{Passwords, Verified};
 pub use self::tokens::{AccessTokens, Claims};
 use crate::config::Config;
 use crate::db::entities::{refresh_tokens, users};
-use crate::db::{self, queue};
+use crate::db::{self, Db, queue};
 use crate::domain::{
     Actor, Email, FieldError, Password, RefreshTokenId, Role, TokenFamilyId, UserId, Validation,
     optional_text,
@@ -90,15 +90,11 @@ impl Register {
 
 /// Creates a USER and queues the welcome mail in the same transaction, so there is never a
 /// user without a mail on its way, nor a mail for a user that was not created.
-pub async fn register(
-    db: &DatabaseConnection,
-    auth: &Auth,
-    cmd: Register,
-) -> Result<User, AppError> {
+pub async fn register(db: &Db, auth: &Auth, cmd: Register) -> Result<User, AppError> {
     let hash = auth.passwords.hash(cmd.password.expose()).await?;
     let now = db::now();
     let id = UserId::generate();
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let inserted = users::ActiveModel {
         id: Set(id),
         email: Set(cmd.email.into_string()),
@@ -160,7 +156,7 @@ pub struct Session {
 
 /// Checks the password (a dummy hash stands in for an unknown email, so both take as long and
 /// answer the same) within the email's lockout budget, then starts a new refresh-token family.
-pub async fn login(db: &DatabaseConnection, auth: &Auth, cmd: Login) -> Result<Session, AppError> {
+pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError> {
     let email = cmd.email.trim().to_lowercase();
     auth.lockout.reserve_attempt(db, &email).await?;
     let user = users::Entity::find()
@@ -180,7 +176,7 @@ pub async fn login(db: &DatabaseConnection, auth: &Auth, cmd: Login) -> Result<S
         _ => return Err(AppError::InvalidCredentials),
     };
 
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     auth.lockout.clear(&txn, &email).await?;
     if let Some(rehash) = rehash {
         users::Entity::update_many()
@@ -238,14 +234,10 @@ async fn start_refresh_token(
 /// update, so of concurrent refreshes exactly one wins. Presenting a token that was already
 /// rotated means two parties hold it — one of them a thief — so the whole family is revoked
 /// and both must log in again.
-pub async fn refresh(
-    db: &DatabaseConnection,
-    auth: &Auth,
-    token: &str,
-) -> Result<Tokens, AppError> {
+pub async fn refresh(db: &Db, auth: &Auth, token: &str) -> Result<Tokens, AppError> {
     let hash = tokens::hash_refresh_token(token);
     let now = db::now();
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let rotated = txn
         .query_one_raw(db::sql(
             &txn,
@@ -295,7 +287,7 @@ pub async fn refresh(
 
 /// Revokes one refresh token. Unknown and already revoked tokens are not an error: the caller
 /// wanted the token dead, and it is.
-pub async fn logout(db: &DatabaseConnection, token: &str) -> Result<(), AppError> {
+pub async fn logout(db: &Db, token: &str) -> Result<(), AppError> {
     revoke_where(
         db,
         refresh_tokens::Column::TokenHash.eq(tokens::hash_refresh_token(token)),
@@ -320,7 +312,7 @@ async fn revoke_where(
 /// logins, so a stolen access token cannot be used to guess it), signs the user out
 /// everywhere, and queues the notification mail.
 pub async fn change_password(
-    db: &DatabaseConnection,
+    db: &Db,
     auth: &Auth,
     actor: &Actor,
     current: SecretString,
@@ -344,7 +336,7 @@ pub async fn change_password(
     }
     let hash = auth.passwords.hash(new.expose()).await?;
 
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     auth.lockout.clear(&txn, &user.email).await?;
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(hash))
@@ -366,11 +358,7 @@ pub async fn change_password(
 
 /// The check behind every authenticated request: a valid access token for a user who still
 /// exists. The role comes from the database, not the token, so a role change applies at once.
-pub async fn authenticate(
-    db: &DatabaseConnection,
-    auth: &Auth,
-    bearer: &str,
-) -> Result<Actor, AppError> {
+pub async fn authenticate(db: &Db, auth: &Auth, bearer: &str) -> Result<Actor, AppError> {
     let claims = auth.access_tokens.verify(bearer)?;
     let role = users::Entity::find_by_id(claims.sub)
         .filter(users::Column::DeletedAt.is_null())
@@ -389,7 +377,7 @@ pub async fn authenticate(
 /// `ecommerce-api create-admin`: creates an ADMIN, or promotes an existing account and sets its
 /// password. Either way its old sessions end.
 pub async fn create_admin(
-    db: &DatabaseConnection,
+    db: &Db,
     auth: &Auth,
     email: Email,
     password: Password,
@@ -397,7 +385,7 @@ pub async fn create_admin(
 ) -> Result<User, AppError> {
     let hash = auth.passwords.hash(password.expose()).await?;
     let now = db::now();
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .filter(users::Column::DeletedAt.is_null())

@@ -1,11 +1,11 @@
 //! Categories: admin-managed, unique by name (and so by slug), with a count of their visible
 //! products.
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db;
+use crate::db::{self, Db};
 use crate::domain::{CategoryId, Invalid, Slug, bounded_text};
 use crate::error::AppError;
 
@@ -52,7 +52,7 @@ fn from_row(row: &QueryResult) -> Result<Category, DbErr> {
 }
 
 /// Every category, by name.
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<Category>, AppError> {
+pub async fn list(db: &Db) -> Result<Vec<Category>, AppError> {
     let rows = db
         .query_all_raw(db::sql(db, &format!("{SELECT} ORDER BY c.name"), []))
         .await?;
@@ -79,7 +79,7 @@ fn conflict(error: DbErr) -> AppError {
     }
 }
 
-pub async fn create(db: &DatabaseConnection, name: CategoryName) -> Result<Category, AppError> {
+pub async fn create(db: &Db, name: CategoryName) -> Result<Category, AppError> {
     let id = CategoryId::generate();
     let now = db::now();
     db.execute_raw(db::sql(
@@ -98,11 +98,7 @@ pub async fn create(db: &DatabaseConnection, name: CategoryName) -> Result<Categ
     get(db, id).await
 }
 
-pub async fn rename(
-    db: &DatabaseConnection,
-    id: CategoryId,
-    name: CategoryName,
-) -> Result<Category, AppError> {
+pub async fn rename(db: &Db, id: CategoryId, name: CategoryName) -> Result<Category, AppError> {
     let updated = db
         .execute_raw(db::sql(
             db,
@@ -123,7 +119,7 @@ pub async fn rename(
 }
 
 /// Deletes the category; its products stay, without a category.
-pub async fn delete(db: &DatabaseConnection, id: CategoryId) -> Result<(), AppError> {
+pub async fn delete(db: &Db, id: CategoryId) -> Result<(), AppError> {
     let deleted = db
         .execute_raw(db::sql(
             db,

@@ -5,14 +5,14 @@
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, Params, money, search};
+use crate::db::{self, Db, Params, money, search};
 use crate::domain::{
     CategoryId, Cursor, FieldError, Invalid, Money, Patch, ProductId, Validation, bounded_text,
-    optional_text,
+    non_blank, optional_text,
 };
 use crate::error::AppError;
 
@@ -191,13 +191,9 @@ impl ProductFilter {
     }
 }
 
-fn non_blank(raw: Option<&str>) -> Option<&str> {
-    raw.map(str::trim).filter(|raw| !raw.is_empty())
-}
-
 /// A page of the newest visible products after `after`, and the cursor of the next page.
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     filter: &ProductFilter,
     after: Option<Cursor>,
     limit: u64,
@@ -232,7 +228,7 @@ pub async fn list(
 
 /// Visible products matching every word of `text`, best match first.
 pub async fn search(
-    db: &DatabaseConnection,
+    db: &Db,
     text: &str,
     filter: &ProductFilter,
     limit: u64,
@@ -326,7 +322,7 @@ fn unknown_category(error: DbErr) -> AppError {
     }
 }
 
-pub async fn create(db: &DatabaseConnection, new: NewProduct) -> Result<Product, AppError> {
+pub async fn create(db: &Db, new: NewProduct) -> Result<Product, AppError> {
     let id = ProductId::generate();
     let now = db::now();
     let backend = db.get_database_backend();
@@ -404,11 +400,7 @@ impl ProductUpdate {
     }
 }
 
-pub async fn update(
-    db: &DatabaseConnection,
-    id: ProductId,
-    update: ProductUpdate,
-) -> Result<Product, AppError> {
+pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Product, AppError> {
     let backend = db.get_database_backend();
     let mut params = Params::default();
     let mut sets = vec![format!("updated_at = {}", params.push(db::now()))];
@@ -455,8 +447,8 @@ pub enum Removal {
 
 /// Deletes the product, or archives it when an order contains it; one statement each, so an
 /// order placed meanwhile cannot leave a dangling item (the foreign key would refuse).
-pub async fn delete(db: &DatabaseConnection, id: ProductId) -> Result<Removal, AppError> {
-    let txn = db::begin_write(db).await?;
+pub async fn delete(db: &Db, id: ProductId) -> Result<Removal, AppError> {
+    let txn = db.begin_write().await?;
     let deleted = txn
         .execute_raw(db::sql(
             &txn,
@@ -539,13 +531,10 @@ impl PriceChanges {
 
 /// Sets every price in one transaction: if any id names no visible product, nothing changes
 /// and the answer names each such id.
-pub async fn change_prices(
-    db: &DatabaseConnection,
-    changes: PriceChanges,
-) -> Result<Vec<Product>, AppError> {
+pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product>, AppError> {
     let backend = db.get_database_backend();
     let now = db::now();
-    let txn = db::begin_write(db).await?;
+    let txn = db.begin_write().await?;
     let mut unknown = Vec::new();
     // Rows are locked in id order, so two overlapping batches cannot deadlock on PostgreSQL.
     let mut order: Vec<usize> = (0..changes.0.len()).collect();

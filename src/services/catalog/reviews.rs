@@ -1,11 +1,11 @@
 //! Reviews: one per user and product, on products that are not archived.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db;
+use crate::db::{self, Db};
 use crate::domain::{
     Actor, Invalid, PageRequest, Pagination, ProductId, ReviewId, Validation, optional_text,
 };
@@ -72,7 +72,7 @@ fn from_row(row: &QueryResult) -> Result<Review, DbErr> {
 
 /// A product's reviews, newest first; 404 for an unknown product.
 pub async fn list(
-    db: &DatabaseConnection,
+    db: &Db,
     product: ProductId,
     page: PageRequest,
 ) -> Result<(Vec<Review>, Pagination), AppError> {
@@ -110,7 +110,7 @@ pub async fn list(
 /// Adds the actor's review. The unique index on (product, user) decides a race between two
 /// reviews of the same user: one is created, the other is a 409.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &Db,
     actor: &Actor,
     product: ProductId,
     review: NewReview,

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use ecommerce_api::app::{AppState, Application};
 use ecommerce_api::config::Config;
+use ecommerce_api::db::Db;
 use ecommerce_api::domain::Role;
 use ecommerce_api::services::accounts;
 use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
-use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 pub use database::{TestDatabase, backend};
@@ -19,7 +19,7 @@ pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub address: String,
     /// A separate pool on the same database, for asserting what the app wrote.
-    pub db: DatabaseConnection,
+    pub db: Db,
     /// The running app's own state, to break its dependencies on purpose.
     pub state: AppState,
     pub client: reqwest::Client,

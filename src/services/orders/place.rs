@@ -1,0 +1,415 @@
+//! Placing an order: one transaction that takes stock with conditional decrements, prices
+//! the items from the catalog, and writes the order, its items and its first event — or
+//! writes nothing.
+//!
+//! With an `Idempotency-Key`, the key row is inserted first in the same transaction
+//! (`ON CONFLICT DO NOTHING`): a concurrent duplicate waits on the key's unique index until the
+//! first commits, then finds its stored response and replays it, so one key never makes two
+//! orders. The order work runs in a savepoint, so a refusal (short stock, unknown product) is
+//! stored as the key's response too, as Stripe does: retrying the same request gets the same
+//! answer, and only a new key asks again.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
+use sha2::{Digest, Sha256};
+
+use super::{EVENT_PLACED, Order, OrderItem, record_event};
+use crate::db::{self, Db, Params, money};
+use crate::domain::{
+    Actor, FieldError, Invalid, Money, OrderId, OrderStatus, ProductId, Validation,
+};
+use crate::error::AppError;
+
+/// At most this many lines per order, and units per line.
+const MAX_LINES: usize = 100;
+const MAX_QUANTITY: u64 = 10_000;
+/// How long a key and its stored response are kept.
+const KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+/// Attempts when SQLite reports the database busy despite its busy timeout.
+const BUSY_ATTEMPTS: u32 = 3;
+
+/// One line of `POST /orders` as sent.
+#[derive(Debug)]
+pub struct OrderLine<'a> {
+    pub product_id: &'a str,
+    pub quantity: &'a serde_json::Value,
+}
+
+/// `POST /orders`, checked: 1 to 100 lines, distinct products, 1 to 10,000 units each. Prices
+/// are not part of it: they come from the catalog, whatever the client sent.
+#[derive(Debug, Clone)]
+pub struct PlaceOrder {
+    lines: Vec<(ProductId, u32)>,
+}
+
+impl PlaceOrder {
+    pub fn parse(lines: &[OrderLine<'_>]) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        if lines.is_empty() || lines.len() > MAX_LINES {
+            v.fail("items", format!("must list 1 to {MAX_LINES} products"));
+            return Err(v.into());
+        }
+        let mut parsed = Vec::with_capacity(lines.len());
+        let mut seen = HashSet::new();
+        for (i, line) in lines.iter().enumerate() {
+            let product = v.field(
+                &format!("items[{i}].productId"),
+                line.product_id
+                    .parse::<ProductId>()
+                    .map_err(|_| Invalid::new("must be a product id")),
+            );
+            let quantity = v.field(
+                &format!("items[{i}].quantity"),
+                line.quantity
+                    .as_u64()
+                    .filter(|q| (1..=MAX_QUANTITY).contains(q))
+                    .and_then(|q| u32::try_from(q).ok())
+                    .ok_or_else(|| {
+                        Invalid::new(format!("must be a whole number from 1 to {MAX_QUANTITY}"))
+                    }),
+            );
+            if let Some(product) = product
+                && !seen.insert(product)
+            {
+                v.fail(
+                    &format!("items[{i}].productId"),
+                    "appears more than once; combine the quantities",
+                );
+            }
+            if let (Some(product), Some(quantity)) = (product, quantity) {
+                parsed.push((product, quantity));
+            }
+        }
+        if !v.is_ok() {
+            return Err(v.into());
+        }
+        Ok(PlaceOrder { lines: parsed })
+    }
+
+    /// What makes two requests "the same" for an idempotency key: the lines, in any order.
+    fn fingerprint(&self) -> String {
+        let mut lines = self.lines.clone();
+        lines.sort_unstable();
+        let mut hasher = Sha256::new();
+        for (product, quantity) in lines {
+            hasher.update(format!("{product}:{quantity};"));
+        }
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A client's `Idempotency-Key`: 1 to 255 visible ASCII characters, scoped to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.is_empty() || raw.len() > 255 || !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Invalid::new(
+                "must be 1 to 255 visible ASCII characters, such as a UUID",
+            ));
+        }
+        Ok(IdempotencyKey(raw.to_owned()))
+    }
+}
+
+/// What placing answered.
+#[derive(Debug)]
+pub enum Placement {
+    Created(Order),
+    /// The stored answer to an earlier request with the same key and body: its status and
+    /// its body (the order for a 201, the error envelope otherwise).
+    Replayed {
+        status: u16,
+        body: serde_json::Value,
+    },
+}
+
+pub async fn place_order(
+    db: &Db,
+    actor: &Actor,
+    key: Option<&IdempotencyKey>,
+    order: &PlaceOrder,
+) -> Result<Placement, AppError> {
+    let mut attempt = 1;
+    loop {
+        match place_once(db, actor, key, order).await {
+            Err(AppError::Internal(error))
+                if attempt < BUSY_ATTEMPTS
+                    && error
+                        .downcast_ref::<sea_orm::DbErr>()
+                        .is_some_and(db::is_busy) =>
+            {
+                tracing::warn!(attempt, "the database was busy; placing the order again");
+                tokio::time::sleep(Duration::from_millis(10 * u64::from(attempt))).await;
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn place_once(
+    db: &Db,
+    actor: &Actor,
+    key: Option<&IdempotencyKey>,
+    order: &PlaceOrder,
+) -> Result<Placement, AppError> {
+    let txn = db.begin_write().await?;
+    let Some(key) = key else {
+        let placed = take_stock_and_write(&txn, actor, order).await?;
+        txn.commit().await?;
+        return Ok(Placement::Created(placed));
+    };
+
+    let fingerprint = order.fingerprint();
+    if let Some(earlier) = claim_key(&txn, actor, key, &fingerprint).await? {
+        return earlier;
+    }
+    let savepoint = txn.begin().await?;
+    let (status, body, result) = match take_stock_and_write(&savepoint, actor, order).await {
+        Ok(placed) => {
+            savepoint.commit().await?;
+            let body = serde_json::to_value(&placed).map_err(anyhow::Error::from)?;
+            (201_u16, body, Ok(Placement::Created(placed)))
+        }
+        Err(refusal @ (AppError::InsufficientStock(_) | AppError::Validation(_))) => {
+            savepoint.rollback().await?;
+            let body = serde_json::to_value(refusal.envelope()).map_err(anyhow::Error::from)?;
+            (refusal.status().as_u16(), body, Err(refusal))
+        }
+        Err(other) => return Err(other),
+    };
+    txn.execute_raw(db::sql(
+        &txn,
+        "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
+         WHERE user_id = $3 AND key = $4",
+        [
+            Value::from(i16::try_from(status).unwrap_or(i16::MAX)),
+            Value::from(body.to_string()),
+            actor.id.into(),
+            key.0.as_str().into(),
+        ],
+    ))
+    .await?;
+    txn.commit().await?;
+    result
+}
+
+/// Inserts the key, or returns what an earlier request with it answered. Expired keys of the
+/// caller are removed first, so a key older than 24 hours counts as new.
+async fn claim_key(
+    txn: &DatabaseTransaction,
+    actor: &Actor,
+    key: &IdempotencyKey,
+    fingerprint: &str,
+) -> Result<Option<Result<Placement, AppError>>, AppError> {
+    let now = db::now();
+    txn.execute_raw(db::sql(
+        txn,
+        "DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at < $2",
+        [actor.id.into(), Value::from(now - KEY_LIFETIME)],
+    ))
+    .await?;
+    let claimed = txn
+        .execute_raw(db::sql(
+            txn,
+            "INSERT INTO idempotency_keys (user_id, key, request_hash, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING",
+            [
+                actor.id.into(),
+                key.0.as_str().into(),
+                fingerprint.into(),
+                Value::from(now),
+            ],
+        ))
+        .await?;
+    if claimed.rows_affected() == 1 {
+        return Ok(None);
+    }
+    let row = txn
+        .query_one_raw(db::sql(
+            txn,
+            "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+             WHERE user_id = $1 AND key = $2",
+            [actor.id.into(), key.0.as_str().into()],
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a conflicting idempotency key vanished"))?;
+    let stored_hash: String = row.try_get("", "request_hash")?;
+    if stored_hash != fingerprint {
+        return Ok(Some(Err(AppError::IdempotencyKeyReused)));
+    }
+    let status: Option<i16> = row.try_get("", "response_status")?;
+    let body: Option<String> = row.try_get("", "response_body")?;
+    Ok(Some(match (status, body) {
+        (Some(status), Some(body)) => Ok(Placement::Replayed {
+            status: u16::try_from(status).unwrap_or(500),
+            body: serde_json::from_str(&body).map_err(anyhow::Error::from)?,
+        }),
+        // The key is committed only with its response, so this is another instance's
+        // request still in flight on a database that did not make us wait.
+        _ => Err(AppError::Conflict(
+            "A request with this Idempotency-Key is still in progress".into(),
+        )),
+    }))
+}
+
+/// Takes the stock of every line, in product-id order so that concurrent orders lock rows in
+/// the same order and cannot deadlock, then writes the order. Any line that cannot be served
+/// fails the whole order; the caller's transaction rolls the decrements back.
+async fn take_stock_and_write(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    order: &PlaceOrder,
+) -> Result<Order, AppError> {
+    let backend = db.get_database_backend();
+    let mut by_product: Vec<usize> = (0..order.lines.len()).collect();
+    by_product.sort_by_key(|&i| order.lines[i].0);
+
+    let mut items: Vec<Option<OrderItem>> = vec![None; order.lines.len()];
+    let mut unserved = Vec::new();
+    for i in by_product {
+        let (product, quantity) = order.lines[i];
+        let taken = db
+            .query_one_raw(db::sql(
+                db,
+                "UPDATE products SET in_stock = in_stock - $1 \
+                 WHERE id = $2 AND in_stock >= $1 AND NOT archived \
+                 RETURNING name, price",
+                [Value::from(i64::from(quantity)), product.into()],
+            ))
+            .await?;
+        match taken {
+            Some(row) => {
+                items[i] = Some(OrderItem {
+                    product_id: product,
+                    product_name: row.try_get("", "name")?,
+                    quantity: i32::try_from(quantity).unwrap_or(i32::MAX),
+                    price: money::read(&row, "price", backend)?,
+                });
+            }
+            None => unserved.push(i),
+        }
+    }
+    if !unserved.is_empty() {
+        return Err(explain_unserved(db, order, &unserved).await?);
+    }
+    let items: Vec<OrderItem> = items.into_iter().flatten().collect();
+
+    let mut total = Money::ZERO;
+    for item in &items {
+        let line = u32::try_from(item.quantity)
+            .ok()
+            .and_then(|q| item.price.times(q));
+        total = match line.and_then(|line| total.plus(line)) {
+            Some(total) => total,
+            None => {
+                return Err(AppError::Validation(vec![FieldError::new(
+                    "items",
+                    "the order total would be over 99999999.99",
+                )]));
+            }
+        };
+    }
+
+    let id = OrderId::generate();
+    let now = db::now();
+    db.execute_raw(db::sql(
+        db,
+        "INSERT INTO orders (id, customer_id, status, total, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+        [
+            id.into(),
+            actor.id.into(),
+            OrderStatus::Pending.as_str().into(),
+            money::to_value(backend, total),
+            Value::from(now),
+        ],
+    ))
+    .await?;
+    let mut params = Params::default();
+    let rows: Vec<String> = items
+        .iter()
+        .map(|item| {
+            format!(
+                "({}, {}, {}, {}, {}, {})",
+                params.push(uuid::Uuid::now_v7()),
+                params.push(id),
+                params.push(item.product_id),
+                params.push(item.product_name.clone()),
+                params.push(item.quantity),
+                params.push(money::to_value(backend, item.price)),
+            )
+        })
+        .collect();
+    db.execute_raw(db::sql(
+        db,
+        &format!(
+            "INSERT INTO order_items (id, order_id, product_id, product_name, quantity, price) \
+             VALUES {}",
+            rows.join(", ")
+        ),
+        params.into_values(),
+    ))
+    .await?;
+    record_event(db, id, EVENT_PLACED, None, OrderStatus::Pending, actor.id).await?;
+
+    Ok(Order {
+        id,
+        status: OrderStatus::Pending,
+        total,
+        customer_id: actor.id,
+        items,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+/// Why lines could not be served: a product that does not exist or is archived is the
+/// client's mistake (400, naming the line); otherwise the stock is short (409, naming each
+/// product and what is left).
+async fn explain_unserved(
+    db: &impl ConnectionTrait,
+    order: &PlaceOrder,
+    unserved: &[usize],
+) -> Result<AppError, AppError> {
+    let mut unknown = Vec::new();
+    let mut short = Vec::new();
+    let mut sorted = unserved.to_vec();
+    sorted.sort_unstable();
+    for i in sorted {
+        let (product, quantity) = order.lines[i];
+        let row = db
+            .query_one_raw(db::sql(
+                db,
+                "SELECT in_stock FROM products WHERE id = $1 AND NOT archived",
+                [product.into()],
+            ))
+            .await?;
+        match row {
+            None => unknown.push(FieldError::new(
+                format!("items[{i}].productId"),
+                "does not name a product for sale",
+            )),
+            Some(row) => {
+                let left: i32 = row.try_get("", "in_stock")?;
+                short.push(FieldError::new(
+                    format!("items[{i}].quantity"),
+                    format!("product {product} has {left} in stock, {quantity} requested"),
+                ));
+            }
+        }
+    }
+    Ok(if unknown.is_empty() {
+        AppError::InsufficientStock(short)
+    } else {
+        AppError::Validation(unknown)
+    })
+}
