@@ -3,7 +3,8 @@
 #   1. platform: GET /health, bare axum vs our full middleware stack (the ratio matters);
 #   2. catalog: 10,000 seeded products; GET /products/{id} (and, on PostgreSQL, the same read
 #      from a minimal axum + sqlx server), GET /products?limit=20, two-word search;
-#   3. accounts: POST /auth/login (Argon2id), GET /users/me, /health while logins run flat out.
+#   3. orders: POST /orders, one unit of a random product with plenty of stock;
+#   4. accounts: POST /auth/login (Argon2id), GET /users/me, /health while logins run flat out.
 # Each phase reports the server's peak RSS during that phase.
 #
 #   bench/run.sh [DATABASE_URL]      (default: a fresh SQLite file in a temp folder; a
@@ -73,6 +74,10 @@ api() { # api METHOD PATH [JSON] [TOKEN]
 DATABASE_URL=${1:-"sqlite://$work/bench.db"}
 export DATABASE_URL
 
+# Seed before the server starts, as an operator would load data, so the catalog phase reads
+# a settled database (checkpointed on SQLite, vacuumed on PostgreSQL).
+target/release/ecommerce-api seed --products "$PRODUCTS" 2>/dev/null | tail -1
+
 PORT=$BARE_PORT target/release/examples/bare-axum &
 pids+=($!)
 wait_for $BARE_PORT
@@ -102,8 +107,6 @@ load bare "bare axum GET /health" "$CONNECTIONS" "http://127.0.0.1:$BARE_PORT/he
 load health "GET /health" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/health"
 platform_peak=$(phase_peak)
 
-target/release/ecommerce-api seed --products "$PRODUCTS" 2>/dev/null | tail -1
-
 curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
   python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
 export IDS_FILE=$work/ids
@@ -119,6 +122,24 @@ load list "GET /api/v1/products?limit=20" "$CONNECTIONS" \
 load search "GET /api/v1/products/search (2 words)" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
   -s bench/lua/search.lua
 catalog_peak=$(phase_peak)
+
+# Plenty of stock on the products the order load picks from.
+target/release/ecommerce-api create-admin --email bench-admin@example.com \
+  --password "bench password 123" >/dev/null 2>&1
+admin=$(api POST /api/v1/auth/login '{"email":"bench-admin@example.com","password":"bench password 123"}' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
+while read -r id; do
+  api PATCH "/api/v1/products/$id" '{"inStock":100000000}' "$admin" >/dev/null
+done <"$work/ids"
+api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
+TOKEN=$(api POST /api/v1/auth/login '{"email":"buyer@example.com","password":"bench password 123"}' |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
+export TOKEN
+phase_peak >/dev/null
+heading "orders"
+load orders "POST /api/v1/orders (1 unit)" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
+  -s bench/lua/place_order.lua
+orders_peak=$(phase_peak)
 
 for i in $(seq 1 $BENCH_USERS); do
   api POST /api/v1/auth/register "{\"email\":\"bench$i@example.com\",\"password\":\"bench password 123\"}" >/dev/null
@@ -148,4 +169,4 @@ if [[ -f $work/minimal.rps ]]; then
 fi
 echo "binary size:                        $(du -h target/release/ecommerce-api | cut -f1)"
 echo "idle RSS:                           $((idle_kib / 1024)) MiB"
-echo "peak RSS: platform $platform_peak, catalog $catalog_peak, accounts $accounts_peak"
+echo "peak RSS: platform $platform_peak, catalog $catalog_peak, orders $orders_peak, accounts $accounts_peak"
