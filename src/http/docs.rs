@@ -31,6 +31,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
         (name = "users", description = "The caller's account, and account administration"),
         (name = "catalog", description = "Categories, products, search and reviews"),
         (name = "orders", description = "Placing orders, their lifecycle and history"),
+        (name = "blog", description = "Posts, comments and tags"),
     )
 )]
 pub struct ApiDoc;

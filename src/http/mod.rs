@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod extract;
 pub mod middleware;
 pub mod orders;
+pub mod posts;
 pub mod products;
 pub mod system;
 pub mod users;
@@ -35,6 +36,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(categories::routes())
         .merge(products::routes())
         .merge(orders::routes())
+        .merge(posts::routes())
 }
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json` and printed by `openapi`.

@@ -2,6 +2,7 @@
 //! and jobs all call these, so a rule is written once.
 
 pub mod accounts;
+pub mod blog;
 pub mod catalog;
 pub mod orders;
 pub mod seed;

@@ -4,6 +4,7 @@
 mod harness;
 
 mod auth;
+mod blog;
 mod categories;
 mod cli;
 mod openapi;

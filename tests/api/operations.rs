@@ -80,7 +80,9 @@ async fn metrics_count_requests_by_matched_route_and_status() {
     };
     for pool in pools {
         assert!(
-            text.contains(&format!(r#"db_pool_connections{{pool="{pool}",state="idle"}}"#)),
+            text.contains(&format!(
+                r#"db_pool_connections{{pool="{pool}",state="idle"}}"#
+            )),
             "{text}"
         );
         assert!(text.contains(&format!(r#"db_pool_max_connections{{pool="{pool}"}}"#)));

@@ -1,12 +1,9 @@
-//! SeaORM entities: the tables' rows as data, with no behaviour. Tables with money columns
-//! (products, orders, order items) have none, because their SQL differs per backend; see
-//! `db::money`.
+//! SeaORM entities for the tables whose use cases are plain CRUD: accounts, sessions, jobs.
+//! The catalog, orders and the blog use SQL written in their services instead, because they
+//! need what the entity layer hides: money bound per backend (`db::money`), conditional
+//! updates with `RETURNING`, keysets, and aggregates in the same statement.
 
-pub mod categories;
-pub mod comments;
 pub mod jobs;
-pub mod posts;
 pub mod refresh_tokens;
-pub mod reviews;
 pub mod user_profiles;
 pub mod users;

@@ -1,0 +1,519 @@
+//! Posts: slugs made from titles and unique even for concurrent posts of one title, drafts,
+//! tags created on demand, and lists whose authors, tags and comment counts take a fixed
+//! number of queries whatever the page size.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::can_see;
+use crate::db::{self, Db, Params};
+use crate::domain::{
+    Actor, Invalid, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation, bounded_text,
+    non_blank,
+};
+use crate::error::AppError;
+use crate::services::users::Author;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Post {
+    pub id: PostId,
+    /// Made from the title when the post was created; it does not change with the title.
+    pub slug: String,
+    pub title: String,
+    pub content: String,
+    pub published: bool,
+    /// When the post was first published; `null` for a draft that never was.
+    pub published_at: Option<DateTime<Utc>>,
+    pub author: Author,
+    pub tags: Vec<String>,
+    pub comment_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TagCount {
+    pub name: String,
+    /// Published posts with the tag.
+    pub post_count: u64,
+}
+
+const TITLE_MAX_CHARS: usize = 200;
+const CONTENT_MAX_CHARS: usize = 100_000;
+const TAG_MAX_CHARS: usize = 50;
+const MAX_TAGS: usize = 10;
+/// Attempts at a free slug before giving up; only reached under a storm of equal titles.
+const SLUG_ATTEMPTS: u32 = 50;
+
+/// Tag names as stored: trimmed, lower-case, distinct, sorted.
+fn tags(raw: &[String]) -> Result<BTreeSet<String>, Invalid> {
+    if raw.len() > MAX_TAGS {
+        return Err(Invalid::new(format!("must list at most {MAX_TAGS} tags")));
+    }
+    raw.iter()
+        .map(|tag| bounded_text(tag, TAG_MAX_CHARS).map(|tag| tag.to_lowercase()))
+        .collect()
+}
+
+/// `POST /posts`, checked.
+#[derive(Debug)]
+pub struct NewPost {
+    title: String,
+    slug: Slug,
+    content: String,
+    tags: BTreeSet<String>,
+    published: bool,
+}
+
+impl NewPost {
+    pub fn parse(
+        title: &str,
+        content: &str,
+        tag_names: Option<&[String]>,
+        published: Option<bool>,
+    ) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let title = v.field("title", bounded_text(title, TITLE_MAX_CHARS));
+        let slug = title.as_deref().and_then(|title| {
+            v.field(
+                "title",
+                Slug::from_text(title)
+                    .ok_or_else(|| Invalid::new("must contain a letter or a digit")),
+            )
+        });
+        let content = v.field("content", bounded_text(content, CONTENT_MAX_CHARS));
+        let tags = v.field("tags", tags(tag_names.unwrap_or_default()));
+        let (Some(title), Some(slug), Some(content), Some(tags)) = (title, slug, content, tags)
+        else {
+            return Err(v.into());
+        };
+        Ok(NewPost {
+            title,
+            slug,
+            content,
+            tags,
+            published: published.unwrap_or(false),
+        })
+    }
+}
+
+/// `PATCH /posts/{slug}`: what is sent changes; `tags` replaces the whole set.
+#[derive(Debug, Default)]
+pub struct PostUpdate {
+    title: Option<String>,
+    content: Option<String>,
+    tags: Option<BTreeSet<String>>,
+    published: Option<bool>,
+}
+
+impl PostUpdate {
+    pub fn parse(
+        title: Option<&str>,
+        content: Option<&str>,
+        tag_names: Option<&[String]>,
+        published: Option<bool>,
+    ) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let title = v.field(
+            "title",
+            title.map(|t| bounded_text(t, TITLE_MAX_CHARS)).transpose(),
+        );
+        let content = v.field(
+            "content",
+            content
+                .map(|c| bounded_text(c, CONTENT_MAX_CHARS))
+                .transpose(),
+        );
+        let tags = v.field("tags", tag_names.map(tags).transpose());
+        let (Some(title), Some(content), Some(tags)) = (title, content, tags) else {
+            return Err(v.into());
+        };
+        Ok(PostUpdate {
+            title,
+            content,
+            tags,
+            published,
+        })
+    }
+}
+
+const COLUMNS: &str = "p.id, p.slug, p.title, p.content, p.published, p.published_at, \
+    p.author_id, u.name AS author_name, p.created_at, p.updated_at, \
+    (SELECT COUNT(*) FROM comments c WHERE c.post_id = p.id) AS comment_count";
+const FROM: &str = "FROM posts p JOIN users u ON u.id = p.author_id";
+
+fn from_row(row: &QueryResult) -> Result<Post, DbErr> {
+    Ok(Post {
+        id: row.try_get("", "id")?,
+        slug: row.try_get("", "slug")?,
+        title: row.try_get("", "title")?,
+        content: row.try_get("", "content")?,
+        published: row.try_get("", "published")?,
+        published_at: row.try_get("", "published_at")?,
+        author: Author {
+            id: row.try_get("", "author_id")?,
+            name: row.try_get("", "author_name")?,
+        },
+        tags: Vec::new(),
+        comment_count: u64::try_from(row.try_get::<i64>("", "comment_count")?).unwrap_or(0),
+        created_at: row.try_get("", "created_at")?,
+        updated_at: row.try_get("", "updated_at")?,
+    })
+}
+
+/// The posts of these rows with their tags, loaded in one more query whatever the count.
+async fn with_tags(db: &impl ConnectionTrait, rows: &[QueryResult]) -> Result<Vec<Post>, AppError> {
+    let mut posts = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    if posts.is_empty() {
+        return Ok(posts);
+    }
+    let mut params = Params::default();
+    let ids: Vec<String> = posts.iter().map(|post| params.push(post.id)).collect();
+    let tag_rows = db
+        .query_all_raw(db::sql(
+            db,
+            &format!(
+                "SELECT pt.post_id, t.name FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
+                 WHERE pt.post_id IN ({}) ORDER BY t.name",
+                ids.join(", ")
+            ),
+            params.into_values(),
+        ))
+        .await?;
+    let mut by_post: HashMap<PostId, Vec<String>> = HashMap::new();
+    for row in &tag_rows {
+        by_post
+            .entry(row.try_get("", "post_id")?)
+            .or_default()
+            .push(row.try_get("", "name")?);
+    }
+    for post in &mut posts {
+        post.tags = by_post.remove(&post.id).unwrap_or_default();
+    }
+    Ok(posts)
+}
+
+/// The post with this slug, whoever may see it.
+async fn find(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Post>, AppError> {
+    let rows = db
+        .query_all_raw(db::sql(
+            db,
+            &format!("SELECT {COLUMNS} {FROM} WHERE p.slug = $1"),
+            [slug.into()],
+        ))
+        .await?;
+    Ok(with_tags(db, &rows).await?.pop())
+}
+
+/// The post with this slug if the actor may see it; otherwise it does not exist.
+pub(crate) async fn find_visible(
+    db: &impl ConnectionTrait,
+    actor: Option<&Actor>,
+    slug: &str,
+) -> Result<Post, AppError> {
+    match find(db, slug).await? {
+        Some(post) if can_see(actor, post.author.id, post.published) => Ok(post),
+        _ => Err(AppError::NotFound("Post")),
+    }
+}
+
+pub async fn get(db: &Db, actor: Option<&Actor>, slug: &str) -> Result<Post, AppError> {
+    find_visible(db, actor, slug).await
+}
+
+/// `GET /posts` filters, checked.
+#[derive(Debug, Clone, Default)]
+pub struct PostQuery {
+    /// A tag name.
+    pub tag: Option<String>,
+    pub author: Option<UserId>,
+}
+
+impl PostQuery {
+    pub fn parse(v: &mut Validation, tag: Option<&str>, author: Option<&str>) -> Option<Self> {
+        let author = v.field(
+            "author",
+            non_blank(author)
+                .map(|raw| raw.parse().map_err(|_| Invalid::new("must be a user id")))
+                .transpose(),
+        );
+        Some(PostQuery {
+            tag: non_blank(tag).map(str::to_lowercase),
+            author: author?,
+        })
+    }
+}
+
+/// Published posts, newest first: three queries whatever the page size (count, the page with
+/// authors and comment counts, the page's tags).
+pub async fn list(
+    db: &Db,
+    query: &PostQuery,
+    page: PageRequest,
+) -> Result<(Vec<Post>, Pagination), AppError> {
+    let filter = |params: &mut Params| {
+        let mut conditions = vec!["p.published".to_owned()];
+        if let Some(tag) = &query.tag {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
+                 WHERE pt.post_id = p.id AND t.name = {})",
+                params.push(tag.clone())
+            ));
+        }
+        if let Some(author) = query.author {
+            conditions.push(format!("p.author_id = {}", params.push(author)));
+        }
+        conditions.join(" AND ")
+    };
+    let mut params = Params::default();
+    let condition = filter(&mut params);
+    let total: i64 = db
+        .query_one_raw(db::sql(
+            db,
+            &format!("SELECT COUNT(*) FROM posts p WHERE {condition}"),
+            params.into_values(),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("a count returns a row"))?
+        .try_get_by_index(0)?;
+
+    let mut params = Params::default();
+    let condition = filter(&mut params);
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE {condition} \
+         ORDER BY p.published_at DESC, p.id DESC LIMIT {} OFFSET {}",
+        params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+        params.push(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
+    );
+    let rows = db
+        .query_all_raw(db::sql(db, &sql, params.into_values()))
+        .await?;
+    let posts = with_tags(db, &rows).await?;
+    Ok((
+        posts,
+        Pagination::new(page, u64::try_from(total).unwrap_or(0)),
+    ))
+}
+
+/// Creates the post with the first free slug — the title's, then `-2`, `-3` … — and its tags.
+///
+/// A slug is claimed with `INSERT … ON CONFLICT (slug) DO NOTHING`: of concurrent posts with
+/// one title, the database lets exactly one have each slug, and the others try the next.
+pub async fn create(db: &Db, actor: &Actor, post: NewPost) -> Result<Post, AppError> {
+    let id = PostId::generate();
+    let now = db::now();
+    let published_at = post.published.then_some(now);
+    let txn = db.begin_write().await?;
+    let mut candidate = post.slug.clone();
+    let mut claimed = false;
+    for _ in 0..SLUG_ATTEMPTS {
+        let inserted = txn
+            .execute_raw(db::sql(
+                &txn,
+                "INSERT INTO posts (id, slug, title, content, published, published_at, \
+                   author_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT (slug) DO NOTHING",
+                [
+                    id.into(),
+                    candidate.as_str().into(),
+                    post.title.as_str().into(),
+                    post.content.as_str().into(),
+                    post.published.into(),
+                    published_at.into(),
+                    actor.id.into(),
+                    Value::from(now),
+                ],
+            ))
+            .await?;
+        if inserted.rows_affected() == 1 {
+            claimed = true;
+            break;
+        }
+        candidate = next_free_slug(&txn, &post.slug).await?;
+    }
+    if !claimed {
+        return Err(AppError::Conflict(
+            "Too many posts share this title; choose another".into(),
+        ));
+    }
+    set_tags(&txn, id, &post.tags).await?;
+    let created = find(&txn, candidate.as_str())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the post just written is missing"))?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// The base slug with the lowest free number from 2: `base-2` after `base`.
+async fn next_free_slug(db: &impl ConnectionTrait, base: &Slug) -> Result<Slug, AppError> {
+    // Slugs hold only [a-z0-9-], so the base needs no escaping in the pattern.
+    let rows = db
+        .query_all_raw(db::sql(
+            db,
+            "SELECT slug FROM posts WHERE slug LIKE $1",
+            [format!("{base}-%").into()],
+        ))
+        .await?;
+    let prefix = format!("{base}-");
+    let taken: BTreeSet<u32> = rows
+        .iter()
+        .filter_map(|row| row.try_get_by_index::<String>(0).ok())
+        .filter_map(|slug| slug.strip_prefix(&prefix)?.parse::<u32>().ok())
+        .collect();
+    let free = (2..).find(|n| !taken.contains(n)).unwrap_or(u32::MAX);
+    Ok(base.numbered(free))
+}
+
+/// Replaces the post's tags, creating tags that do not exist yet.
+async fn set_tags(
+    db: &impl ConnectionTrait,
+    post: PostId,
+    names: &BTreeSet<String>,
+) -> Result<(), AppError> {
+    db.execute_raw(db::sql(
+        db,
+        "DELETE FROM post_tags WHERE post_id = $1",
+        [post.into()],
+    ))
+    .await?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut params = Params::default();
+    let rows: Vec<String> = names
+        .iter()
+        .map(|name| {
+            format!(
+                "({}, {})",
+                params.push(TagId::generate()),
+                params.push(name.clone())
+            )
+        })
+        .collect();
+    db.execute_raw(db::sql(
+        db,
+        &format!(
+            "INSERT INTO tags (id, name) VALUES {} ON CONFLICT (name) DO NOTHING",
+            rows.join(", ")
+        ),
+        params.into_values(),
+    ))
+    .await?;
+    let mut params = Params::default();
+    let post_param = params.push(post);
+    let names: Vec<String> = names.iter().map(|name| params.push(name.clone())).collect();
+    db.execute_raw(db::sql(
+        db,
+        &format!(
+            "INSERT INTO post_tags (post_id, tag_id) SELECT {post_param}, id FROM tags \
+             WHERE name IN ({})",
+            names.join(", ")
+        ),
+        params.into_values(),
+    ))
+    .await?;
+    Ok(())
+}
+
+/// The post if the actor may see it, and may also change it (`may`), else 404 or 403.
+async fn find_for_change(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    slug: &str,
+    may: impl FnOnce(&Post) -> bool,
+) -> Result<Post, AppError> {
+    let post = find_visible(db, Some(actor), slug).await?;
+    if !may(&post) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(post)
+}
+
+/// The author or an admin changes a post. Publishing sets `publishedAt` the first time only;
+/// the slug stays, so links keep working.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    slug: &str,
+    update: PostUpdate,
+) -> Result<Post, AppError> {
+    let txn = db.begin_write().await?;
+    let post = find_for_change(&txn, actor, slug, |post| {
+        actor.owns_or_admin(post.author.id)
+    })
+    .await?;
+    let now = db::now();
+    let mut params = Params::default();
+    let mut sets = vec![format!("updated_at = {}", params.push(now))];
+    if let Some(title) = update.title {
+        sets.push(format!("title = {}", params.push(title)));
+    }
+    if let Some(content) = update.content {
+        sets.push(format!("content = {}", params.push(content)));
+    }
+    if let Some(published) = update.published {
+        sets.push(format!("published = {}", params.push(published)));
+        if published && post.published_at.is_none() {
+            sets.push(format!("published_at = {}", params.push(now)));
+        }
+    }
+    let sql = format!(
+        "UPDATE posts SET {} WHERE id = {}",
+        sets.join(", "),
+        params.push(post.id)
+    );
+    txn.execute_raw(db::sql(&txn, &sql, params.into_values()))
+        .await?;
+    if let Some(tags) = &update.tags {
+        set_tags(&txn, post.id, tags).await?;
+    }
+    let updated = find(&txn, slug).await?.ok_or(AppError::NotFound("Post"))?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// The author, a moderator or an admin deletes a post; its comments and tag links go with it.
+pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), AppError> {
+    let txn = db.begin_write().await?;
+    let post = find_for_change(&txn, actor, slug, |post| {
+        actor.id == post.author.id || actor.is_staff()
+    })
+    .await?;
+    txn.execute_raw(db::sql(
+        &txn,
+        "DELETE FROM posts WHERE id = $1",
+        [post.id.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Tags with their number of published posts, most used first. Tags used only by drafts are
+/// left out, so a draft's tags do not leak.
+pub async fn tag_counts(db: &Db) -> Result<Vec<TagCount>, AppError> {
+    let rows = db
+        .query_all_raw(db::sql(
+            db,
+            "SELECT t.name, COUNT(*) AS post_count FROM tags t \
+             JOIN post_tags pt ON pt.tag_id = t.id JOIN posts p ON p.id = pt.post_id \
+             WHERE p.published GROUP BY t.name ORDER BY post_count DESC, t.name",
+            [],
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            Ok(TagCount {
+                name: row.try_get("", "name")?,
+                post_count: u64::try_from(row.try_get::<i64>("", "post_count")?).unwrap_or(0),
+            })
+        })
+        .collect::<Result<_, DbErr>>()?)
+}
