@@ -34,6 +34,8 @@ use crate::services::accounts::Auth;
 pub const BODY_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 /// A request still running after this is answered 503, so a stuck query cannot pin a worker.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often expired lockout windows, idempotency keys and refresh tokens are purged.
+const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// What every handler may use. Cheap to clone: one `Arc`.
 #[derive(Clone)]
@@ -171,9 +173,24 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
         let db = state.db.clone();
-        serve(listener, router(state), shutdown).await?;
+        let purger = tokio::spawn(purge_periodically(state.clone()));
+        let served = serve(listener, router(state), shutdown).await;
+        purger.abort();
+        served?;
         db.close().await.context("cannot close the database pool")?;
         Ok(())
+    }
+}
+
+async fn purge_periodically(state: AppState) {
+    let mut tick = tokio::time::interval(PURGE_EVERY);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match crate::services::maintenance::purge_expired(&state.db, &state.auth.lockout).await {
+            Ok(purged) => tracing::debug!(?purged, "expired rows purged"),
+            Err(error) => tracing::warn!(error = %error, "purging expired rows failed"),
+        }
     }
 }
 

@@ -7,15 +7,18 @@
 pub mod app;
 /// Typed configuration, read from the environment once at start-up.
 pub mod config;
-/// Connections (the one place that tells SQLite from PostgreSQL), migrations, entities.
+/// Connections (the one place that tells SQLite from PostgreSQL), migrations, entities, and
+/// the capabilities whose SQL differs per backend (money, search).
 pub mod db;
-/// Values valid by construction (Email, Password, Role, typed ids), with no I/O.
+/// Values valid by construction (Email, Password, Money, Slug, OrderStatus, typed ids), with
+/// no I/O.
 pub mod domain;
 /// The contract's error codes, the envelope and the status mapping.
 pub mod error;
 /// The REST adapter: routes, extractors, middleware and the OpenAPI document.
 pub mod http;
-/// The use cases: accounts, users; the only home of business rules.
+/// The use cases — accounts, users, catalog, orders, blog, seed — and the only home of
+/// business rules.
 pub mod services;
 /// Tracing subscriber and the Prometheus recorder.
 pub mod telemetry;

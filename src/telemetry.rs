@@ -17,8 +17,17 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// Installs the global subscriber. `level` is a `tracing` filter such as `info` or
 /// `ecommerce_api=debug,sqlx=warn`; an invalid one is a start-up error.
 pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(level)
+    let mut filter = EnvFilter::try_new(level)
         .map_err(|e| anyhow::anyhow!("LOG_LEVEL {level:?} is not a valid filter: {e}"))?;
+    // PostgreSQL's NOTICEs ("relation … already exists, skipping" on every start) are noise
+    // at info; a filter that names sqlx itself decides for itself.
+    if !level.contains("sqlx") {
+        filter = filter.add_directive(
+            "sqlx::postgres::notice=warn"
+                .parse()
+                .expect("a valid directive"),
+        );
+    }
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
         registry

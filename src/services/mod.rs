@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod blog;
 pub mod catalog;
+pub mod maintenance;
 pub mod orders;
 pub mod seed;
 pub mod users;

@@ -120,8 +120,12 @@ fn verify(password: &str, stored: &str) -> anyhow::Result<Verified> {
             Ok(false) | Err(_) => Verified::No,
         });
     }
-    let parsed = PasswordHash::new(stored)
-        .map_err(|e| anyhow::anyhow!("a stored password hash is unreadable: {e}"))?;
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        // A wrong password to the client, so an account with a broken hash cannot be told
+        // apart from any other failed login; the operator learns of it here.
+        tracing::error!("a stored password hash is unreadable; the login is refused");
+        return Ok(Verified::No);
+    };
     Ok(
         match argon2().verify_password(password.as_bytes(), &parsed) {
             Ok(()) => Verified::Yes { rehash: None },
@@ -168,6 +172,15 @@ mod tests {
         );
         assert_eq!(
             passwords.verify("not it", Some(&legacy)).await.unwrap(),
+            Verified::No
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_stored_hash_is_a_wrong_password() {
+        let passwords = Passwords::new();
+        assert_eq!(
+            passwords.verify("anything", Some("!")).await.unwrap(),
             Verified::No
         );
     }

@@ -15,7 +15,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use self::lifecycle::{cancel, change_status};
-pub use self::place::{IdempotencyKey, OrderLine, PlaceOrder, Placement, place_order};
+pub use self::place::{
+    IDEMPOTENCY_KEY_LIFETIME, IdempotencyKey, OrderLine, PlaceOrder, Placement, place_order,
+};
 use crate::db::{self, Db, Params, money};
 use crate::domain::{
     Actor, Invalid, Money, OrderId, OrderStatus, PageRequest, Pagination, ProductId, UserId,

@@ -26,7 +26,7 @@ use crate::error::AppError;
 const MAX_LINES: usize = 100;
 const MAX_QUANTITY: u64 = 10_000;
 /// How long a key and its stored response are kept.
-const KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
+pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 /// Attempts when SQLite reports the database busy despite its busy timeout.
 const BUSY_ATTEMPTS: u32 = 3;
 
@@ -214,7 +214,7 @@ async fn claim_key(
     txn.execute_raw(db::sql(
         txn,
         "DELETE FROM idempotency_keys WHERE user_id = $1 AND created_at < $2",
-        [actor.id.into(), Value::from(now - KEY_LIFETIME)],
+        [actor.id.into(), Value::from(now - IDEMPOTENCY_KEY_LIFETIME)],
     ))
     .await?;
     let claimed = txn

@@ -1,0 +1,40 @@
+//! Rows that matter only for a while, removed once they no longer can: lockout windows that
+//! have ended, idempotency keys past their 24 hours, and refresh tokens past their expiry.
+//! Expired rows are already ignored by the queries that read them; purging keeps the tables
+//! (and a spray of logins for random emails) from growing without bound.
+
+use sea_orm::{ConnectionTrait, Value};
+
+use crate::db::{self, Db};
+use crate::error::AppError;
+use crate::services::accounts::LockoutPolicy;
+use crate::services::orders::IDEMPOTENCY_KEY_LIFETIME;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub login_failures: u64,
+    pub idempotency_keys: u64,
+    pub refresh_tokens: u64,
+}
+
+pub async fn purge_expired(db: &Db, lockout: &LockoutPolicy) -> Result<Purged, AppError> {
+    let now = db::now();
+    let delete = |sql: &'static str, before: chrono::DateTime<chrono::Utc>| async move {
+        db.execute_raw(db::sql(db, sql, [Value::from(before)]))
+            .await
+            .map(|result| result.rows_affected())
+    };
+    Ok(Purged {
+        login_failures: delete(
+            "DELETE FROM login_failures WHERE window_started_at <= $1",
+            now - lockout.window,
+        )
+        .await?,
+        idempotency_keys: delete(
+            "DELETE FROM idempotency_keys WHERE created_at < $1",
+            now - IDEMPOTENCY_KEY_LIFETIME,
+        )
+        .await?,
+        refresh_tokens: delete("DELETE FROM refresh_tokens WHERE expires_at < $1", now).await?,
+    })
+}
