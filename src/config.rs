@@ -142,6 +142,23 @@ impl Config {
             }
         };
 
+        let url = |name: &str, schemes: &[&str]| -> Result<Option<String>, ConfigError> {
+            match var(name) {
+                None => Ok(None),
+                Some(url) if schemes.iter().any(|s| url.starts_with(&format!("{s}://"))) => {
+                    Ok(Some(url))
+                }
+                Some(_) => Err(ConfigError(format!(
+                    "{name} must start with {}",
+                    schemes
+                        .iter()
+                        .map(|s| format!("{s}://"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ))),
+            }
+        };
+
         Ok(Config {
             database_url,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
@@ -164,9 +181,9 @@ impl Config {
             },
             login_lockout: secs("LOGIN_LOCKOUT_SECS", 900)?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
-            redis_url: var("REDIS_URL").map(SecretString::from),
-            nats_url: var("NATS_URL"),
-            smtp_url: var("SMTP_URL").map(SecretString::from),
+            redis_url: url("REDIS_URL", &["redis", "rediss"])?.map(SecretString::from),
+            nats_url: url("NATS_URL", &["nats", "tls"])?,
+            smtp_url: url("SMTP_URL", &["smtp", "smtps"])?.map(SecretString::from),
             trust_proxy,
         })
     }
@@ -256,6 +273,9 @@ mod tests {
             ("APP_ENV", "staging"),
             ("TRUST_PROXY", "maybe"),
             ("DATABASE_URL", "mysql://localhost/shop"),
+            ("REDIS_URL", "localhost:6379"),
+            ("NATS_URL", "http://localhost:4222"),
+            ("SMTP_URL", "mail.example.com"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
