@@ -106,12 +106,11 @@ pub async fn place(
             Placement::Created(order) => Data::new(order).created().into_response(),
             Placement::Replayed { status, body } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                let body = if status.is_success() {
-                    serde_json::json!({ "success": true, "data": body })
+                let mut response = if status.is_success() {
+                    (status, axum::Json(Data::new(body))).into_response()
                 } else {
-                    body
+                    (status, axum::Json(body)).into_response()
                 };
-                let mut response = (status, axum::Json(body)).into_response();
                 response.headers_mut().insert(
                     IDEMPOTENT_REPLAYED.clone(),
                     HeaderValue::from_static("true"),

@@ -124,10 +124,11 @@ impl IdempotencyKey {
 pub enum Placement {
     Created(Order),
     /// The stored answer to an earlier request with the same key and body: its status and
-    /// its body (the order for a 201, the error envelope otherwise).
+    /// its body as first serialised (the order for a 201, the error envelope otherwise), so
+    /// the replay repeats it byte for byte.
     Replayed {
         status: u16,
-        body: serde_json::Value,
+        body: Box<serde_json::value::RawValue>,
     },
 }
 
@@ -176,12 +177,12 @@ async fn place_once(
     let (status, body, result) = match take_stock_and_write(&savepoint, actor, order).await {
         Ok(placed) => {
             savepoint.commit().await?;
-            let body = serde_json::to_value(&placed).map_err(anyhow::Error::from)?;
+            let body = serde_json::to_string(&placed).map_err(anyhow::Error::from)?;
             (201_u16, body, Ok(Placement::Created(placed)))
         }
         Err(refusal @ (AppError::InsufficientStock(_) | AppError::Validation(_))) => {
             savepoint.rollback().await?;
-            let body = serde_json::to_value(refusal.envelope()).map_err(anyhow::Error::from)?;
+            let body = serde_json::to_string(&refusal.envelope()).map_err(anyhow::Error::from)?;
             (refusal.status().as_u16(), body, Err(refusal))
         }
         Err(other) => return Err(other),
@@ -192,7 +193,7 @@ async fn place_once(
          WHERE user_id = $3 AND key = $4",
         [
             Value::from(i16::try_from(status).unwrap_or(i16::MAX)),
-            Value::from(body.to_string()),
+            Value::from(body),
             actor.id.into(),
             key.0.as_str().into(),
         ],
@@ -251,7 +252,7 @@ async fn claim_key(
     Ok(Some(match (status, body) {
         (Some(status), Some(body)) => Ok(Placement::Replayed {
             status: u16::try_from(status).unwrap_or(500),
-            body: serde_json::from_str(&body).map_err(anyhow::Error::from)?,
+            body: serde_json::value::RawValue::from_string(body).map_err(anyhow::Error::from)?,
         }),
         // The key is committed only with its response, so this is another instance's
         // request still in flight on a database that did not make us wait.
