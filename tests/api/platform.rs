@@ -180,16 +180,21 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
         config.trust_proxy = true;
     })
     .await;
-    let from = |ip: &'static str| {
+    // The proxy appends the address it saw; anything before it is the client's own claim.
+    let via_proxy = |claimed: &'static str, seen: &'static str| {
         app.request(Method::GET, "/api/v1/nope")
-            .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
+            .header("x-forwarded-for", format!("{claimed}, {seen}"))
     };
 
-    app.send(from("203.0.113.7")).await.assert_status(404);
-    app.send(from("203.0.113.7"))
+    app.send(via_proxy("198.51.100.1", "203.0.113.7"))
+        .await
+        .assert_status(404);
+    app.send(via_proxy("198.51.100.2", "203.0.113.7"))
         .await
         .assert_error(429, "RATE_LIMITED");
-    app.send(from("203.0.113.8")).await.assert_status(404);
+    app.send(via_proxy("198.51.100.1", "203.0.113.8"))
+        .await
+        .assert_status(404);
 }
 
 #[tokio::test]

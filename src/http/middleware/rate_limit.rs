@@ -55,6 +55,9 @@ impl ClientRateLimiter {
         Some(limiter)
     }
 
+    /// Behind a trusted proxy, the last address of `X-Forwarded-For`: the one that proxy
+    /// appended for the connection it received. Earlier entries come from the client and can be
+    /// anything, so trusting the first would let a client pick its own rate-limit bucket.
     fn client_ip(&self, request: &Request) -> IpAddr {
         let forwarded = || {
             request
@@ -62,7 +65,7 @@ impl ClientRateLimiter {
                 .get("x-forwarded-for")?
                 .to_str()
                 .ok()?
-                .split(',')
+                .rsplit(',')
                 .next()?
                 .trim()
                 .parse()
