@@ -50,6 +50,9 @@ async fn metrics_count_requests_by_matched_route_and_status() {
     app.get("/api/v1/does-not-exist-42")
         .await
         .assert_status(404);
+    app.send(app.request(reqwest::Method::from_bytes(b"MADEUP").unwrap(), "/health"))
+        .await
+        .assert_status(405);
 
     let response = app.get("/metrics").await;
 
@@ -72,6 +75,11 @@ async fn metrics_count_requests_by_matched_route_and_status() {
     assert!(
         !text.contains("does-not-exist-42"),
         "raw paths never become labels"
+    );
+    assert!(!text.contains("MADEUP"), "nor made-up methods");
+    assert!(
+        text.contains(r#"http_requests_total{method="OTHER","#),
+        "{text}"
     );
     assert!(text.contains(r#"http_request_duration_seconds_bucket{method="GET",route="/health",status="200",le="0.005"}"#));
     let pools: &[&str] = match backend() {
