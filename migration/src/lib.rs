@@ -4,10 +4,34 @@
 //! new migration, never by editing an old one, because deployed databases remember what ran.
 
 pub use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 mod m20261124_000001_create_schema;
 mod m20261124_000002_product_search;
 mod m20261201_000003_review_aggregates;
+
+/// Runs backend-specific statements in order: the one place migrations match on the backend.
+async fn run_for_backend(
+    manager: &SchemaManager<'_>,
+    postgres: &[&str],
+    sqlite: &[&str],
+) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        DbBackend::Postgres => postgres,
+        DbBackend::Sqlite => sqlite,
+        other => return Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
+    };
+    run(manager, statements).await
+}
+
+/// Runs raw statements in order, on whatever backend.
+async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    let db = manager.get_connection();
+    for sql in statements {
+        db.execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
 
 pub struct Migrator;
 

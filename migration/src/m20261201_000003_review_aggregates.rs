@@ -6,7 +6,6 @@
 //! when a user or product is deleted — and a review and its counters commit together.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 pub struct Migration;
 
@@ -76,30 +75,14 @@ const SQLITE_DOWN: &[&str] = &[
     "ALTER TABLE products DROP COLUMN review_count",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let db = manager.get_connection();
-    for sql in statements {
-        db.execute_unprepared(sql).await?;
-    }
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, COLUMNS_UP).await?;
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            DbBackend::Sqlite => run(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-        }
+        crate::run(manager, COLUMNS_UP).await?;
+        crate::run_for_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_DOWN).await,
-            DbBackend::Sqlite => run(manager, SQLITE_DOWN).await,
-            other => Err(DbErr::Migration(format!("unsupported backend {other:?}"))),
-        }
+        crate::run_for_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 }

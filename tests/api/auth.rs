@@ -78,12 +78,7 @@ async fn registration_names_every_failing_field_at_once() {
         .await;
 
     response.assert_error(400, "VALIDATION_ERROR");
-    let fields: Vec<&str> = response.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = response.error_fields();
     assert_eq!(fields, ["email", "password", "avatar"]);
     assert_eq!(app.count("SELECT COUNT(*) FROM users", []).await, 0);
 }

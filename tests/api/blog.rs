@@ -211,12 +211,7 @@ async fn bad_posts_name_every_failing_field() {
         .await;
 
     response.assert_error(400, "VALIDATION_ERROR");
-    let fields: Vec<&str> = response.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = response.error_fields();
     assert_eq!(fields, ["title", "content", "tags"]);
     long_tag.assert_error(400, "VALIDATION_ERROR");
     app.anonymous()

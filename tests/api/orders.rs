@@ -34,15 +34,6 @@ async fn order_with_key(user: &TestUser<'_>, key: &str, lines: Vec<Value>) -> Te
         .await
 }
 
-fn field_names(response: &TestResponse) -> Vec<&str> {
-    response.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect()
-}
-
 #[tokio::test]
 async fn an_order_is_priced_from_the_catalog_and_takes_the_stock() {
     let app = spawn_app().await;
@@ -128,7 +119,7 @@ async fn forty_concurrent_buyers_of_ten_units_get_exactly_ten_orders() {
     assert_eq!(created, 10);
     for refused in responses.iter().filter(|r| r.status != 201) {
         refused.assert_error(409, "INSUFFICIENT_STOCK");
-        assert_eq!(field_names(refused), ["items[0].quantity"]);
+        assert_eq!(refused.error_fields(), ["items[0].quantity"]);
     }
     assert_eq!(stock(&app, &product).await, 0);
     assert_eq!(app.count("SELECT COUNT(*) FROM orders", []).await, 10);
@@ -200,7 +191,7 @@ async fn unknown_and_archived_products_are_a_400_that_names_them_and_nothing_cha
 
     response.assert_error(400, "VALIDATION_ERROR");
     assert_eq!(
-        field_names(&response),
+        response.error_fields(),
         ["items[1].productId", "items[2].productId"]
     );
     assert_eq!(stock(&app, &available).await, 5);
@@ -219,7 +210,7 @@ async fn short_stock_names_each_short_line_and_takes_nothing() {
     let response = order(&user, vec![line(&enough, 5), line(&short, 3)]).await;
 
     response.assert_error(409, "INSUFFICIENT_STOCK");
-    assert_eq!(field_names(&response), ["items[1].quantity"]);
+    assert_eq!(response.error_fields(), ["items[1].quantity"]);
     let message = response.body["error"]["details"][0]["message"]
         .as_str()
         .unwrap();
@@ -259,7 +250,7 @@ async fn malformed_orders_are_400() {
     for (body, fields) in cases {
         let response = user.post("/api/v1/orders", &body).await;
         response.assert_error(400, "VALIDATION_ERROR");
-        assert_eq!(field_names(&response), fields, "{body}");
+        assert_eq!(response.error_fields(), fields, "{body}");
     }
     app.anonymous()
         .post("/api/v1/orders", &json!({"items": [line(&product, 1)]}))
@@ -395,7 +386,7 @@ async fn an_unusable_key_is_a_400() {
     for key in [long.as_str(), "has space"] {
         let response = order_with_key(&user, key, vec![line(&product, 1)]).await;
         response.assert_error(400, "VALIDATION_ERROR");
-        assert_eq!(field_names(&response), ["Idempotency-Key"]);
+        assert_eq!(response.error_fields(), ["Idempotency-Key"]);
     }
     assert_eq!(stock(&app, &product).await, 10);
 }
@@ -677,7 +668,7 @@ async fn lists_show_owners_their_orders_and_admins_everyones_with_filters() {
     assert_eq!(only_bob.body["pagination"]["total"], 1);
     assert_eq!(confirmed.body["data"][0]["customerId"], bob.id.as_str());
     bad.assert_error(400, "VALIDATION_ERROR");
-    assert_eq!(field_names(&bad), ["status", "limit"]);
+    assert_eq!(bad.error_fields(), ["status", "limit"]);
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use ecommerce_api::db::Backend;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, TestResponse, backend, id_value, spawn_app};
+use crate::harness::{TestApp, backend, id_value, spawn_app};
 
 /// The price as the database holds it, written as a decimal: proves nothing was rounded
 /// through a float on the way in.
@@ -28,15 +28,6 @@ async fn stored_price(app: &TestApp, id: &str) -> String {
             format!("{}.{:02}", cents / 100, cents % 100)
         }
     }
-}
-
-fn field_names(response: &TestResponse) -> Vec<&str> {
-    response.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -110,7 +101,7 @@ async fn bad_product_fields_are_all_named_and_nothing_is_written() {
             .post("/api/v1/products", &json!({"name": "X", "price": price}))
             .await;
         response.assert_error(400, "VALIDATION_ERROR");
-        assert_eq!(field_names(&response), ["price"], "{price}");
+        assert_eq!(response.error_fields(), ["price"], "{price}");
         let text = response.body["error"]["details"][0]["message"]
             .as_str()
             .unwrap();
@@ -131,11 +122,11 @@ async fn bad_product_fields_are_all_named_and_nothing_is_written() {
 
     everything.assert_error(400, "VALIDATION_ERROR");
     assert_eq!(
-        field_names(&everything),
+        everything.error_fields(),
         ["name", "price", "inStock", "categoryId"]
     );
     unknown_category.assert_error(400, "VALIDATION_ERROR");
-    assert_eq!(field_names(&unknown_category), ["categoryId"]);
+    assert_eq!(unknown_category.error_fields(), ["categoryId"]);
     assert_eq!(app.count("SELECT COUNT(*) FROM products", []).await, 0);
 }
 
@@ -375,13 +366,13 @@ async fn one_unknown_id_or_bad_price_in_a_batch_changes_nothing() {
 
     with_unknown.assert_error(400, "VALIDATION_ERROR");
     assert_eq!(
-        field_names(&with_unknown),
+        with_unknown.error_fields(),
         ["updates[1].id", "updates[2].id"]
     );
     with_bad_price.assert_error(400, "VALIDATION_ERROR");
-    assert_eq!(field_names(&with_bad_price), ["updates[1].price"]);
+    assert_eq!(with_bad_price.error_fields(), ["updates[1].price"]);
     with_duplicate.assert_error(400, "VALIDATION_ERROR");
-    assert_eq!(field_names(&with_duplicate), ["updates[1].id"]);
+    assert_eq!(with_duplicate.error_fields(), ["updates[1].id"]);
     empty.assert_error(400, "VALIDATION_ERROR");
     assert_eq!(stored_price(&app, a["id"].as_str().unwrap()).await, "1.00");
     assert_eq!(stored_price(&app, b["id"].as_str().unwrap()).await, "2.00");
@@ -569,6 +560,6 @@ async fn list_parameters_are_checked() {
 
     for ((query, field), response) in cases.iter().zip(&responses) {
         response.assert_error(400, "VALIDATION_ERROR");
-        assert_eq!(field_names(response), [*field], "{query}");
+        assert_eq!(response.error_fields(), [*field], "{query}");
     }
 }

@@ -117,12 +117,7 @@ async fn invalid_profile_fields_are_all_named_and_nothing_changes() {
         .await;
 
     response.assert_error(400, "VALIDATION_ERROR");
-    let fields: Vec<&str> = response.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = response.error_fields();
     assert_eq!(fields, ["name", "profile.website", "profile.dateOfBirth"]);
     assert_eq!(app.count("SELECT COUNT(*) FROM user_profiles", []).await, 0);
 }
@@ -270,12 +265,7 @@ async fn bad_list_parameters_are_400_and_only_admins_may_list() {
     too_many.assert_error(400, "VALIDATION_ERROR");
     assert_eq!(too_many.body["error"]["details"][0]["field"], "limit");
     bad.assert_error(400, "VALIDATION_ERROR");
-    let fields: Vec<&str> = bad.body["error"]["details"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["field"].as_str().unwrap())
-        .collect();
+    let fields = bad.error_fields();
     assert_eq!(fields, ["role", "createdAfter", "page"]);
     for path in ["/api/v1/users", "/api/v1/users/stats"] {
         user.get(path).await.assert_error(403, "FORBIDDEN");

@@ -109,6 +109,17 @@ impl TestResponse {
         self
     }
 
+    /// The `field` of each entry of the error's `details`, in order.
+    #[track_caller]
+    pub fn error_fields(&self) -> Vec<&str> {
+        self.body["error"]["details"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no error details: {}", self.text))
+            .iter()
+            .map(|detail| detail["field"].as_str().expect("a field name"))
+            .collect()
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
