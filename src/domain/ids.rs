@@ -8,8 +8,10 @@ use sea_orm::DeriveValueType;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Invalid;
+
 macro_rules! id_types {
-    ($($(#[$meta:meta])* $name:ident;)*) => {$(
+    ($($(#[$meta:meta])* $name:ident $what:literal;)*) => {$(
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
@@ -23,6 +25,12 @@ macro_rules! id_types {
             /// A new, time-ordered id.
             pub fn generate() -> Self {
                 $name(Uuid::now_v7())
+            }
+
+            /// An id from a request, refused with a message that says what it should name.
+            pub fn parse(raw: &str) -> Result<Self, Invalid> {
+                raw.parse()
+                    .map_err(|_| Invalid::new(concat!("must be a ", $what, " id")))
             }
         }
 
@@ -49,15 +57,15 @@ macro_rules! id_types {
 }
 
 id_types! {
-    UserId;
-    RefreshTokenId;
-    TokenFamilyId;
-    JobId;
-    CategoryId;
-    ProductId;
-    ReviewId;
-    OrderId;
-    PostId;
-    TagId;
-    CommentId;
+    UserId "user";
+    RefreshTokenId "refresh token";
+    TokenFamilyId "token family";
+    JobId "job";
+    CategoryId "category";
+    ProductId "product";
+    ReviewId "review";
+    OrderId "order";
+    PostId "post";
+    TagId "tag";
+    CommentId "comment";
 }

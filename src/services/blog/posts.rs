@@ -237,12 +237,7 @@ pub struct PostQuery {
 
 impl PostQuery {
     pub fn parse(v: &mut Validation, tag: Option<&str>, author: Option<&str>) -> Option<Self> {
-        let author = v.field(
-            "author",
-            non_blank(author)
-                .map(|raw| raw.parse().map_err(|_| Invalid::new("must be a user id")))
-                .transpose(),
-        );
+        let author = v.field("author", non_blank(author).map(UserId::parse).transpose());
         Some(PostQuery {
             tag: non_blank(tag).map(str::to_lowercase),
             author: author?,

@@ -126,12 +126,7 @@ impl ProductFilter {
     ) -> Option<Self> {
         let category = v.field(
             "categoryId",
-            non_blank(category)
-                .map(|raw| {
-                    raw.parse()
-                        .map_err(|_| Invalid::new("must be a category id"))
-                })
-                .transpose(),
+            non_blank(category).map(CategoryId::parse).transpose(),
         );
         let min_price = v.field(
             "minPrice",
@@ -260,11 +255,6 @@ fn stock(value: &serde_json::Value) -> Result<i32, Invalid> {
         .ok_or_else(|| Invalid::new("must be a whole number of at least 0"))
 }
 
-fn category_id(raw: &str) -> Result<CategoryId, Invalid> {
-    raw.parse()
-        .map_err(|_| Invalid::new("must be a category id"))
-}
-
 /// `POST /products`, checked.
 #[derive(Debug)]
 pub struct NewProduct {
@@ -293,7 +283,7 @@ impl NewProduct {
         let in_stock = v.field("inStock", in_stock.map(stock).transpose());
         let category = v.field(
             "categoryId",
-            non_blank(category).map(category_id).transpose(),
+            non_blank(category).map(CategoryId::parse).transpose(),
         );
         let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
             (name, description, price, in_stock, category)
@@ -384,7 +374,10 @@ impl ProductUpdate {
         );
         let price = v.field("price", price.map(Money::parse_json).transpose());
         let in_stock = v.field("inStock", in_stock.map(stock).transpose());
-        let category = v.field("categoryId", category.try_map(|raw| category_id(&raw)));
+        let category = v.field(
+            "categoryId",
+            category.try_map(|raw| CategoryId::parse(&raw)),
+        );
         let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
             (name, description, price, in_stock, category)
         else {
@@ -502,13 +495,7 @@ impl PriceChanges {
         let mut changes = Vec::with_capacity(updates.len());
         let mut seen = std::collections::HashSet::new();
         for (i, update) in updates.iter().enumerate() {
-            let id = v.field(
-                &format!("updates[{i}].id"),
-                update
-                    .id
-                    .parse::<ProductId>()
-                    .map_err(|_| Invalid::new("must be a product id")),
-            );
+            let id = v.field(&format!("updates[{i}].id"), ProductId::parse(update.id));
             let price = v.field(
                 &format!("updates[{i}].price"),
                 Money::parse_json(update.price),

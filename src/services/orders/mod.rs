@@ -20,8 +20,8 @@ pub use self::place::{
 };
 use crate::db::{self, Db, Params, money};
 use crate::domain::{
-    Actor, Invalid, Money, OrderId, OrderStatus, PageRequest, Pagination, ProductId, UserId,
-    Validation, non_blank,
+    Actor, Money, OrderId, OrderStatus, PageRequest, Pagination, ProductId, UserId, Validation,
+    non_blank,
 };
 use crate::error::AppError;
 
@@ -176,9 +176,7 @@ impl OrderQuery {
         );
         let customer = v.field(
             "customerId",
-            non_blank(customer)
-                .map(|raw| raw.parse().map_err(|_| Invalid::new("must be a user id")))
-                .transpose(),
+            non_blank(customer).map(UserId::parse).transpose(),
         );
         Some(OrderQuery {
             status: status?,

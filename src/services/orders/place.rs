@@ -56,9 +56,7 @@ impl PlaceOrder {
         for (i, line) in lines.iter().enumerate() {
             let product = v.field(
                 &format!("items[{i}].productId"),
-                line.product_id
-                    .parse::<ProductId>()
-                    .map_err(|_| Invalid::new("must be a product id")),
+                ProductId::parse(line.product_id),
             );
             let quantity = v.field(
                 &format!("items[{i}].quantity"),
