@@ -1,3 +1,5 @@
+use super::Invalid;
+
 /// A field of a partial update: left alone, cleared, or set. JSON tells the three apart as a
 /// missing key, `null`, and a value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,5 +44,20 @@ impl<T> Patch<T> {
             Patch::Clear => Some(None),
             Patch::Set(value) => Some(Some(value)),
         }
+    }
+}
+
+impl Patch<String> {
+    /// Checks text being set with `parse`, where `Ok(None)` means the text was blank: setting
+    /// blank text clears the field, as a form would mean it.
+    pub fn parse_text(
+        self,
+        parse: impl FnOnce(&str) -> Result<Option<String>, Invalid>,
+    ) -> Result<Patch<String>, Invalid> {
+        Ok(match self.try_map(|text| parse(&text))? {
+            Patch::Set(Some(text)) => Patch::Set(text),
+            Patch::Set(None) | Patch::Clear => Patch::Clear,
+            Patch::Keep => Patch::Keep,
+        })
     }
 }

@@ -104,22 +104,6 @@ pub(crate) fn optional_url(raw: Option<&str>) -> Result<Option<String>, Invalid>
     non_blank(raw).map(web_url).transpose()
 }
 
-/// A patch of optional text where setting blank text clears the field, as a form would mean it.
-fn text_patch(
-    v: &mut Validation,
-    field: &str,
-    patch: Patch<String>,
-    parse: impl FnOnce(&str) -> Result<Option<String>, Invalid>,
-) -> Option<Patch<String>> {
-    let parsed = patch.try_map(|text| parse(&text)).map(|patch| match patch {
-        Patch::Set(None) => Patch::Clear,
-        Patch::Set(Some(text)) => Patch::Set(text),
-        Patch::Keep => Patch::Keep,
-        Patch::Clear => Patch::Clear,
-    });
-    v.field(field, parsed)
-}
-
 fn date_of_birth(raw: &str) -> Result<NaiveDate, Invalid> {
     let date = NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| Invalid::new("must be a date as YYYY-MM-DD"))?;
@@ -149,23 +133,30 @@ pub struct ProfileInput {
 impl UpdateMe {
     pub fn parse(input: UpdateMeInput) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let name = text_patch(&mut v, "name", input.name, |t| {
-            optional_text(Some(t), NAME_MAX_CHARS)
-        });
-        let avatar = text_patch(&mut v, "avatar", input.avatar, |t| optional_url(Some(t)));
+        let name = v.field(
+            "name",
+            input
+                .name
+                .parse_text(|t| optional_text(Some(t), NAME_MAX_CHARS)),
+        );
+        let avatar = v.field("avatar", input.avatar.parse_text(|t| optional_url(Some(t))));
         let profile = match input.profile {
             Patch::Keep => Some(Patch::Keep),
             Patch::Clear => Some(Patch::Clear),
             Patch::Set(p) => {
-                let bio = text_patch(&mut v, "profile.bio", p.bio, |t| {
-                    optional_text(Some(t), BIO_MAX_CHARS)
-                });
-                let website = text_patch(&mut v, "profile.website", p.website, |t| {
-                    optional_url(Some(t))
-                });
-                let location = text_patch(&mut v, "profile.location", p.location, |t| {
-                    optional_text(Some(t), LOCATION_MAX_CHARS)
-                });
+                let bio = v.field(
+                    "profile.bio",
+                    p.bio.parse_text(|t| optional_text(Some(t), BIO_MAX_CHARS)),
+                );
+                let website = v.field(
+                    "profile.website",
+                    p.website.parse_text(|t| optional_url(Some(t))),
+                );
+                let location = v.field(
+                    "profile.location",
+                    p.location
+                        .parse_text(|t| optional_text(Some(t), LOCATION_MAX_CHARS)),
+                );
                 let date_of_birth = v.field(
                     "profile.dateOfBirth",
                     p.date_of_birth.try_map(|d| date_of_birth(&d)),

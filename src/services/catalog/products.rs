@@ -363,14 +363,7 @@ impl ProductUpdate {
         );
         let description = v.field(
             "description",
-            description
-                .try_map(|text| optional_text(Some(&text), DESCRIPTION_MAX_CHARS))
-                .map(|patch| match patch {
-                    Patch::Set(None) => Patch::Clear,
-                    Patch::Set(Some(text)) => Patch::Set(text),
-                    Patch::Keep => Patch::Keep,
-                    Patch::Clear => Patch::Clear,
-                }),
+            description.parse_text(|text| optional_text(Some(text), DESCRIPTION_MAX_CHARS)),
         );
         let price = v.field("price", price.map(Money::parse_json).transpose());
         let in_stock = v.field("inStock", in_stock.map(stock).transpose());
