@@ -75,23 +75,20 @@ pub async fn place(
     Json(body): Json<PlaceOrderRequest>,
 ) -> Result<Response, AppError> {
     let mut v = Validation::default();
-    let key = v
-        .field(
-            "Idempotency-Key",
-            headers
-                .get(&IDEMPOTENCY_KEY)
-                .map(|value| {
-                    value
-                        .to_str()
-                        .map_err(|_| crate::domain::Invalid::new("must be visible ASCII"))
-                        .and_then(IdempotencyKey::parse)
-                })
-                .transpose(),
-        )
-        .flatten();
-    if !v.is_ok() {
+    let Some(key) = v.field(
+        "Idempotency-Key",
+        headers
+            .get(&IDEMPOTENCY_KEY)
+            .map(|value| {
+                value
+                    .to_str()
+                    .map_err(|_| crate::domain::Invalid::new("must be visible ASCII"))
+                    .and_then(IdempotencyKey::parse)
+            })
+            .transpose(),
+    ) else {
         return Err(v.into());
-    }
+    };
     let lines: Vec<OrderLine<'_>> = body
         .items
         .iter()

@@ -203,9 +203,7 @@ pub async fn list_comments(
     Query(query): Query<CommentListQuery>,
 ) -> Result<Paginated<Comment>, AppError> {
     let mut v = Validation::default();
-    let Some(page) =
-        page(&mut v, query.page.as_deref(), query.limit.as_deref()).filter(|_| v.is_ok())
-    else {
+    let Some(page) = page(&mut v, query.page.as_deref(), query.limit.as_deref()) else {
         return Err(v.into());
     };
     let actor = actor.map(|AuthUser(actor)| actor);

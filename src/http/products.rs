@@ -76,9 +76,6 @@ pub async fn list(
     let (Some(cursor), Some(limit), Some(filter)) = (cursor, limit, filter) else {
         return Err(v.into());
     };
-    if !v.is_ok() {
-        return Err(v.into());
-    }
     let (products, next) = products::list(&state.db, &filter, cursor, limit).await?;
     Ok(CursorPaginated::new(products, limit, next))
 }
@@ -122,9 +119,6 @@ pub async fn search(
     let (Some(text), Some(limit), Some(filter)) = (text, limit, filter) else {
         return Err(v.into());
     };
-    if !v.is_ok() {
-        return Err(v.into());
-    }
     Ok(Data::new(
         products::search(&state.db, &text, &filter, limit).await?,
     ))
@@ -332,8 +326,7 @@ pub async fn list_reviews(
         query.page.as_deref(),
         query.limit.as_deref(),
         DEFAULT_LIMIT,
-    )
-    .filter(|_| v.is_ok()) else {
+    ) else {
         return Err(v.into());
     };
     let (reviews, pagination) = reviews::list(&state.db, path.id, page).await?;

@@ -117,6 +117,7 @@ pub struct ProductFilter {
 }
 
 impl ProductFilter {
+    /// `None` when any filter is invalid; the reasons are in `v`.
     pub fn parse(
         v: &mut Validation,
         category: Option<&str>,
@@ -150,6 +151,7 @@ impl ProductFilter {
             && min > max
         {
             v.fail("minPrice", "must not be greater than maxPrice");
+            return None;
         }
         Some(ProductFilter {
             category: category?,
