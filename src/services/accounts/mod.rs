@@ -20,7 +20,7 @@ pub use self::lockout::LockoutPolicy;
 pub use self::passwords::{Passwords, Verified};
 pub use self::tokens::{AccessTokens, Claims};
 use crate::config::Config;
-use crate::db::entities::{refresh_tokens, users};
+use crate::db::entities::{refresh_tokens, user_profiles, users};
 use crate::db::{self, Db, queue};
 use crate::domain::{
     Actor, Email, FieldError, Password, RefreshTokenId, Role, TokenFamilyId, UserId, Validation,
@@ -159,20 +159,22 @@ pub struct Session {
 pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError> {
     let email = cmd.email.trim().to_lowercase();
     auth.lockout.reserve_attempt(db, &email).await?;
-    let user = users::Entity::find()
+    // With the profile, so the session's user needs no second query.
+    let found = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
         .filter(users::Column::DeletedAt.is_null())
+        .find_also_related(user_profiles::Entity)
         .one(db)
         .await?;
     let verified = auth
         .passwords
         .verify(
             cmd.password.expose_secret(),
-            user.as_ref().map(|u| u.password_hash.as_str()),
+            found.as_ref().map(|(u, _)| u.password_hash.as_str()),
         )
         .await?;
-    let (user, rehash) = match (user, verified) {
-        (Some(user), Verified::Yes { rehash }) => (user, rehash),
+    let ((user, profile), rehash) = match (found, verified) {
+        (Some(found), Verified::Yes { rehash }) => (found, rehash),
         _ => return Err(AppError::InvalidCredentials),
     };
 
@@ -187,11 +189,9 @@ pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError
         tracing::info!(user.id = %user.id, "bcrypt hash replaced by Argon2id");
     }
     let refresh_token = start_refresh_token(&txn, auth, user.id, TokenFamilyId::generate()).await?;
-    let user = find_user(&txn, user.id)
-        .await?
-        .ok_or(AppError::InvalidCredentials)?;
     txn.commit().await?;
 
+    let user = User::from_models(user, profile);
     let access = auth.access_tokens.issue(user.id, user.role)?;
     Ok(Session {
         user,

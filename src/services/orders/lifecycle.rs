@@ -38,7 +38,7 @@ async fn transition(
 ) -> Result<Order, AppError> {
     for _ in 0..RACE_ATTEMPTS {
         let txn = db.begin_write().await?;
-        let order = find_visible(&txn, actor, id).await?;
+        let mut order = find_visible(&txn, actor, id).await?;
         let from = order.status;
         let owner_may = to == OrderStatus::Cancelled && from == OrderStatus::Pending;
         if !from.can_become(to) || !(actor.is_admin() || owner_may) {
@@ -49,13 +49,14 @@ async fn transition(
         }
         // Conditional on the status we read: if another request moved the order meanwhile,
         // nothing changes and we decide again from the new status.
+        let now = db::now();
         let moved = txn
             .execute_raw(db::sql(
                 &txn,
                 "UPDATE orders SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
                 [
                     to.as_str().into(),
-                    Value::from(db::now()),
+                    Value::from(now),
                     id.into(),
                     from.as_str().into(),
                 ],
@@ -76,8 +77,9 @@ async fn transition(
             }
         }
         record_event(&txn, id, EVENT_STATUS_CHANGED, Some(from), to, actor.id).await?;
-        let order = find_visible(&txn, actor, id).await?;
         txn.commit().await?;
+        order.status = to;
+        order.updated_at = now;
         return Ok(order);
     }
     Err(AppError::Conflict(
