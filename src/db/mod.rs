@@ -218,7 +218,7 @@ pub fn sql(
 }
 
 /// Values for a raw statement built piece by piece: `push` returns the placeholder to write.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Params(Vec<Value>);
 
 impl Params {

@@ -42,6 +42,20 @@ pub struct Author {
     pub name: Option<String>,
 }
 
+impl Author {
+    /// From a row that joined `users` for the name as `author_name`, with the author's id in
+    /// `id_column`.
+    pub(crate) fn from_row(
+        row: &sea_orm::QueryResult,
+        id_column: &str,
+    ) -> Result<Self, sea_orm::DbErr> {
+        Ok(Author {
+            id: row.try_get("", id_column)?,
+            name: row.try_get("", "author_name")?,
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Profile {

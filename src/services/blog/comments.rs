@@ -41,10 +41,7 @@ fn from_row(row: &QueryResult) -> Result<Comment, DbErr> {
         id: row.try_get("", "id")?,
         post_id: row.try_get("", "post_id")?,
         content: row.try_get("", "content")?,
-        author: Author {
-            id: row.try_get("", "author_id")?,
-            name: row.try_get("", "author_name")?,
-        },
+        author: Author::from_row(row, "author_id")?,
         created_at: row.try_get("", "created_at")?,
         updated_at: row.try_get("", "updated_at")?,
     })

@@ -156,10 +156,7 @@ fn from_row(row: &QueryResult) -> Result<Post, DbErr> {
         content: row.try_get("", "content")?,
         published: row.try_get("", "published")?,
         published_at: row.try_get("", "published_at")?,
-        author: Author {
-            id: row.try_get("", "author_id")?,
-            name: row.try_get("", "author_name")?,
-        },
+        author: Author::from_row(row, "author_id")?,
         tags: Vec::new(),
         comment_count: u64::try_from(row.try_get::<i64>("", "comment_count")?).unwrap_or(0),
         created_at: row.try_get("", "created_at")?,
@@ -252,22 +249,21 @@ pub async fn list(
     query: &PostQuery,
     page: PageRequest,
 ) -> Result<(Vec<Post>, Pagination), AppError> {
-    let filter = |params: &mut Params| {
-        let mut conditions = vec!["p.published".to_owned()];
-        if let Some(tag) = &query.tag {
-            conditions.push(format!(
-                "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
-                 WHERE pt.post_id = p.id AND t.name = {})",
-                params.push(tag.clone())
-            ));
-        }
-        if let Some(author) = query.author {
-            conditions.push(format!("p.author_id = {}", params.push(author)));
-        }
-        conditions.join(" AND ")
-    };
     let mut params = Params::default();
-    let condition = filter(&mut params);
+    let mut conditions = vec!["p.published".to_owned()];
+    if let Some(tag) = &query.tag {
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \
+             WHERE pt.post_id = p.id AND t.name = {})",
+            params.push(tag.clone())
+        ));
+    }
+    if let Some(author) = query.author {
+        conditions.push(format!("p.author_id = {}", params.push(author)));
+    }
+    let condition = conditions.join(" AND ");
+    // The page takes the filter's values, then its own.
+    let mut page_params = params.clone();
     let total: i64 = db
         .query_one_raw(db::sql(
             db,
@@ -278,16 +274,14 @@ pub async fn list(
         .ok_or_else(|| anyhow::anyhow!("a count returns a row"))?
         .try_get_by_index(0)?;
 
-    let mut params = Params::default();
-    let condition = filter(&mut params);
     let sql = format!(
         "SELECT {COLUMNS} {FROM} WHERE {condition} \
          ORDER BY p.published_at DESC, p.id DESC LIMIT {} OFFSET {}",
-        params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
-        params.push(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
+        page_params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
+        page_params.push(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, params.into_values()))
+        .query_all_raw(db::sql(db, &sql, page_params.into_values()))
         .await?;
     let posts = with_tags(db, &rows).await?;
     Ok((

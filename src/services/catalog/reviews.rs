@@ -62,10 +62,7 @@ fn from_row(row: &QueryResult) -> Result<Review, DbErr> {
         product_id: row.try_get("", "product_id")?,
         rating: row.try_get("", "rating")?,
         comment: row.try_get("", "comment")?,
-        author: Author {
-            id: row.try_get("", "user_id")?,
-            name: row.try_get("", "author_name")?,
-        },
+        author: Author::from_row(row, "user_id")?,
         created_at: row.try_get("", "created_at")?,
     })
 }

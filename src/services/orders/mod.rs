@@ -210,6 +210,8 @@ pub async fn list(
     } else {
         format!("WHERE {}", conditions.join(" AND "))
     };
+    // The page takes the filter's values, then its own.
+    let mut page_params = params.clone();
     let count_sql = format!("SELECT COUNT(*) FROM orders {filter}");
     let total: i64 = db
         .query_one_raw(db::sql(db, &count_sql, params.into_values()))
@@ -217,24 +219,16 @@ pub async fn list(
         .ok_or_else(|| anyhow::anyhow!("a count returns a row"))?
         .try_get_by_index(0)?;
 
-    // The same filter again, numbered from $1, then the page.
-    let mut params = Params::default();
-    if let Some(customer) = customer {
-        params.push(customer);
-    }
-    if let Some(status) = query.status {
-        params.push(status.as_str());
-    }
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders {filter} \
          ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-        params.push(Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX))),
-        params.push(Value::from(
+        page_params.push(Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX))),
+        page_params.push(Value::from(
             i64::try_from(page.offset()).unwrap_or(i64::MAX)
         )),
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, params.into_values()))
+        .query_all_raw(db::sql(db, &sql, page_params.into_values()))
         .await?;
     let orders = with_items(db, rows).await?;
     Ok((
