@@ -227,6 +227,16 @@ impl Params {
         format!("${}", self.0.len())
     }
 
+    /// `LIMIT … OFFSET …` for an offset page.
+    pub fn page(&mut self, page: crate::domain::PageRequest) -> String {
+        let bound = |n: u64| Value::from(i64::try_from(n).unwrap_or(i64::MAX));
+        format!(
+            "LIMIT {} OFFSET {}",
+            self.push(bound(page.limit)),
+            self.push(bound(page.offset()))
+        )
+    }
+
     pub fn into_values(self) -> Vec<Value> {
         self.0
     }

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::can_see;
 use super::posts::find_visible;
-use crate::db::{self, Db};
+use crate::db::{self, Db, Params};
 use crate::domain::{
     Actor, CommentId, Invalid, PageRequest, Pagination, PostId, UserId, bounded_text,
 };
@@ -66,18 +66,14 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<(Vec<Comment>, Pagination), AppError> {
     let post = find_visible(db, actor, slug).await?;
+    let mut params = Params::default();
+    let sql = format!(
+        "{SELECT} WHERE c.post_id = {} ORDER BY c.created_at, c.id {}",
+        params.push(post.id),
+        params.page(page)
+    );
     let rows = db
-        .query_all_raw(db::sql(
-            db,
-            &format!(
-                "{SELECT} WHERE c.post_id = $1 ORDER BY c.created_at, c.id LIMIT $2 OFFSET $3"
-            ),
-            [
-                post.id.into(),
-                Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX)),
-                Value::from(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
-            ],
-        ))
+        .query_all_raw(db::sql(db, &sql, params.into_values()))
         .await?;
     let comments = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((comments, Pagination::new(page, post.comment_count)))

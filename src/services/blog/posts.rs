@@ -276,9 +276,8 @@ pub async fn list(
 
     let sql = format!(
         "SELECT {COLUMNS} {FROM} WHERE {condition} \
-         ORDER BY p.published_at DESC, p.id DESC LIMIT {} OFFSET {}",
-        page_params.push(i64::try_from(page.limit).unwrap_or(i64::MAX)),
-        page_params.push(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
+         ORDER BY p.published_at DESC, p.id DESC {}",
+        page_params.page(page),
     );
     let rows = db
         .query_all_raw(db::sql(db, &sql, page_params.into_values()))

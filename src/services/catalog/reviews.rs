@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DbErr, QueryResult, Value};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::{self, Db};
+use crate::db::{self, Db, Params};
 use crate::domain::{
     Actor, Invalid, PageRequest, Pagination, ProductId, ReviewId, Validation, optional_text,
 };
@@ -83,19 +83,14 @@ pub async fn list(
         .await?
         .ok_or(AppError::NotFound("Product"))?
         .try_get_by_index(0)?;
+    let mut params = Params::default();
+    let sql = format!(
+        "{SELECT} WHERE r.product_id = {} ORDER BY r.created_at DESC, r.id DESC {}",
+        params.push(product),
+        params.page(page)
+    );
     let rows = db
-        .query_all_raw(db::sql(
-            db,
-            &format!(
-                "{SELECT} WHERE r.product_id = $1 \
-                 ORDER BY r.created_at DESC, r.id DESC LIMIT $2 OFFSET $3"
-            ),
-            [
-                product.into(),
-                Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX)),
-                Value::from(i64::try_from(page.offset()).unwrap_or(i64::MAX)),
-            ],
-        ))
+        .query_all_raw(db::sql(db, &sql, params.into_values()))
         .await?;
     let reviews = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((

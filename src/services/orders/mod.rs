@@ -221,11 +221,8 @@ pub async fn list(
 
     let sql = format!(
         "SELECT {ORDER_COLUMNS} FROM orders {filter} \
-         ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
-        page_params.push(Value::from(i64::try_from(page.limit).unwrap_or(i64::MAX))),
-        page_params.push(Value::from(
-            i64::try_from(page.offset()).unwrap_or(i64::MAX)
-        )),
+         ORDER BY created_at DESC, id DESC {}",
+        page_params.page(page),
     );
     let rows = db
         .query_all_raw(db::sql(db, &sql, page_params.into_values()))
