@@ -208,26 +208,23 @@ async fn serve(
     .context("the HTTP server failed")
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        tokio::signal::ctrl_c()
-            .await
-            .expect("the Ctrl-C handler can be installed");
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("the SIGTERM handler can be installed")
-            .recv()
-            .await;
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received, draining in-flight requests"),
-        () = terminate => tracing::info!("SIGTERM received, draining in-flight requests"),
-    }
+/// A future that completes on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
+///
+/// The handlers are installed by this call, not when the future is first polled: a signal
+/// that arrives as soon as the listener accepts (the server polls this future on another task)
+/// must still mean "drain and exit 0", never the default action of killing the process.
+pub fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).context("cannot install the SIGINT handler")?;
+    let mut terminate =
+        signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received, draining in-flight requests"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received, draining in-flight requests"),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -102,9 +102,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
                      process and are not accepted by other instances"
                 );
             }
+            // Before the listener exists, so no signal can find the process without a handler.
+            let shutdown = shutdown_signal()?;
             let app = Application::build(config).await?;
             tracing::info!(address = %app.local_addr(), "listening on http://{}", app.local_addr());
-            app.run_until(shutdown_signal()).await?;
+            app.run_until(shutdown).await?;
             tracing::info!("shut down cleanly");
             Ok(())
         }
@@ -159,7 +161,7 @@ async fn create_admin(
     password: String,
     name: Option<&str>,
 ) -> anyhow::Result<User> {
-    let input = accounts::Register::parse(email, password, name, None)
+    let input = accounts::Register::parse(Ok(Some(email)), Ok(Some(password)), Ok(name), Ok(None))
         .map_err(|error| anyhow::anyhow!(describe(&error)))?;
     accounts::create_admin(db, auth, input.email, input.password, input.name)
         .await

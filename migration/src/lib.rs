@@ -9,6 +9,7 @@ use sea_orm_migration::sea_orm::DbBackend;
 mod m20261124_000001_create_schema;
 mod m20261124_000002_product_search;
 mod m20261201_000003_review_aggregates;
+mod m20261202_000004_attempt_budgets;
 
 /// Runs backend-specific statements in order: the one place migrations match on the backend.
 async fn run_for_backend(
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261124_000002_product_search::Migration),
             Box::new(m20261201_000003_review_aggregates::Migration),
+            Box::new(m20261202_000004_attempt_budgets::Migration),
         ]
     }
 }

@@ -40,7 +40,24 @@ impl Cursor {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_parses_or_is_refused_without_panicking(raw in any::<String>()) {
+            let _ = Cursor::parse(&raw);
+        }
+
+        #[test]
+        fn every_position_round_trips(micros in -8_000_000_000_000_000_i64..8_000_000_000_000_000, id in any::<u128>()) {
+            if let Some(created_at) = DateTime::from_timestamp_micros(micros) {
+                let cursor = Cursor { created_at, id: Uuid::from_u128(id) };
+                prop_assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
+            }
+        }
+    }
 
     #[test]
     fn a_cursor_round_trips_and_junk_is_refused() {

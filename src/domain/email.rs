@@ -70,7 +70,27 @@ fn valid_domain(domain: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_an_email_or_refused_and_accepted_ones_are_stable(raw in any::<String>()) {
+            if let Ok(email) = Email::parse(&raw) {
+                prop_assert!(email.as_str().len() <= MAX_LEN);
+                prop_assert!(!email.as_str().chars().any(|c| c.is_control() || c.is_whitespace()));
+                prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+            }
+        }
+
+        #[test]
+        fn plausible_addresses_are_accepted_lower_cased(local in "[A-Za-z0-9._%+-]{1,20}", domain in "[a-z]{1,10}\\.[a-z]{2,5}") {
+            prop_assume!(!local.starts_with('.') && !local.ends_with('.') && !local.contains(".."));
+            let email = Email::parse(&format!(" {local}@{domain} ")).unwrap();
+            prop_assert_eq!(email.as_str(), format!("{}@{domain}", local.to_lowercase()));
+        }
+    }
 
     #[test]
     fn addresses_are_trimmed_and_lower_cased() {

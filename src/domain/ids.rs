@@ -69,3 +69,23 @@ id_types! {
     TagId "tag";
     CommentId "comment";
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_text_is_an_id_or_refused(raw in any::<String>()) {
+            let _ = ProductId::parse(&raw);
+        }
+
+        #[test]
+        fn ids_round_trip_through_their_text(value in any::<u128>()) {
+            let id = OrderId(Uuid::from_u128(value));
+            prop_assert_eq!(OrderId::parse(&id.to_string()), Ok(id));
+        }
+    }
+}

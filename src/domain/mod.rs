@@ -19,12 +19,15 @@ pub use actor::Actor;
 pub use cursor::Cursor;
 pub use email::Email;
 pub use ids::*;
-pub use money::Money;
+pub use money::{MONEY_INPUT_PATTERN, MONEY_PATTERN, Money};
 pub use order_status::OrderStatus;
 pub use page::{DEFAULT_LIMIT, MAX_LIMIT, PageRequest, Pagination, parse_limit};
-pub use password::Password;
+pub use password::{MAX_CHARS as PASSWORD_MAX_CHARS, Password};
 pub use patch::Patch;
 pub use role::Role;
 pub use slug::Slug;
-pub use text::{bounded_text, non_blank, optional_text, timestamp, web_url};
-pub use validation::{FieldError, Invalid, Validation};
+pub use text::{
+    Lines, bounded_text, is_refused, non_blank, optional, optional_text, text, text_pattern,
+    timestamp, web_url,
+};
+pub use validation::{FieldError, Input, Invalid, Validation};

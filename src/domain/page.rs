@@ -5,6 +5,8 @@ use super::{Invalid, Validation};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 100;
+/// The last page an offset list serves.
+pub const MAX_PAGE: u64 = 2_147_483_647;
 
 /// `?page=&limit=` of an offset list, checked: `page` ≥ 1, `limit` 1..=100.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +23,7 @@ impl PageRequest {
         limit: Option<&str>,
         default_limit: u64,
     ) -> Option<Self> {
-        let page = v.field("page", parse_number(page, 1, 1, u64::from(u32::MAX)));
+        let page = v.field("page", parse_number(page, 1, 1, MAX_PAGE));
         let limit = v.field("limit", parse_limit(limit, default_limit));
         Some(PageRequest {
             page: page?,

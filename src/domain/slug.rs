@@ -31,6 +31,16 @@ impl Slug {
         (!slug.is_empty()).then_some(Slug(slug))
     }
 
+    /// Whether `raw` has the shape of a slug we make (lower-case ASCII letters, digits and
+    /// hyphens; the title's part plus a `-n` suffix at most), so a lookup of anything else can
+    /// answer "not found" without a query.
+    pub fn is_well_formed(raw: &str) -> bool {
+        (1..=MAX_LEN + 12).contains(&raw.len())
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    }
+
     /// This slug with `-n` appended, for the n-th use of the same text.
     pub fn numbered(&self, n: u32) -> Slug {
         Slug(format!("{}-{n}", self.0))
@@ -76,6 +86,33 @@ mod tests {
         assert!(cut.len() <= MAX_LEN);
         assert!(cut.ends_with("word"));
         assert_eq!(slug(&"x".repeat(150)).unwrap().len(), MAX_LEN);
+    }
+
+    #[test]
+    fn only_what_we_could_have_made_is_well_formed() {
+        for ok in [
+            "a",
+            "hello-world",
+            "x-2",
+            &"a".repeat(100),
+            &format!("{}-4294967295", "a".repeat(100)),
+        ] {
+            assert!(Slug::is_well_formed(ok), "{ok}");
+        }
+        for bad in ["", "Hello", "a b", "a\0b", "ä", "a/b", &"a".repeat(200)] {
+            assert!(!Slug::is_well_formed(bad), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_slug_made_is_well_formed_and_numbering_keeps_it(text in ".{0,300}", n in 2_u32..=u32::MAX) {
+            if let Some(slug) = Slug::from_text(&text) {
+                proptest::prop_assert!(Slug::is_well_formed(slug.as_str()));
+                proptest::prop_assert!(Slug::is_well_formed(slug.numbered(n).as_str()));
+                proptest::prop_assert_eq!(Slug::from_text(slug.as_str()), Some(slug));
+            }
+        }
     }
 
     #[test]

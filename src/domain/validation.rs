@@ -31,6 +31,12 @@ impl Invalid {
     }
 }
 
+/// One input value as a transport received it: `Ok(None)` when it was not sent, `Err` when it
+/// was sent with the wrong shape (a number for a string), already phrased for the client. A
+/// command's `parse` takes its inputs in this form, so that one bad field never hides the
+/// others, whichever transport read them.
+pub type Input<T> = Result<Option<T>, Invalid>;
+
 /// Collects the errors of a whole input. Each `field` call yields the parsed value or records
 /// why not; a caller destructures the `Option`s once every field has been seen, and turns the
 /// collected errors into one 400 otherwise:
@@ -57,6 +63,57 @@ impl Validation {
                 self.errors.push(FieldError::new(name, message));
                 None
             }
+        }
+    }
+
+    /// An input that must be sent, checked with `parse`; "is required" when it was not sent.
+    pub fn required<T, U>(
+        &mut self,
+        name: &str,
+        input: Input<T>,
+        parse: impl FnOnce(T) -> Result<U, Invalid>,
+    ) -> Option<U> {
+        match input {
+            Ok(Some(value)) => self.field(name, parse(value)),
+            Ok(None) => {
+                self.fail(name, "is required");
+                None
+            }
+            Err(Invalid(message)) => {
+                self.fail(name, message);
+                None
+            }
+        }
+    }
+
+    /// An input that may be left out, checked with `parse` when sent. `None` when it failed;
+    /// `Some(None)` when it was not sent.
+    pub fn optional<T, U>(
+        &mut self,
+        name: &str,
+        input: Input<T>,
+        parse: impl FnOnce(T) -> Result<U, Invalid>,
+    ) -> Option<Option<U>> {
+        match input {
+            Ok(Some(value)) => self.field(name, parse(value)).map(Some),
+            Ok(None) => Some(None),
+            Err(Invalid(message)) => {
+                self.fail(name, message);
+                None
+            }
+        }
+    }
+
+    /// The parsed value if no field failed, else every failure (`?` makes it the 400).
+    pub fn finish<T>(mut self, value: Option<T>) -> Result<T, Validation> {
+        match value {
+            Some(value) if self.is_ok() => Ok(value),
+            // A parser that yields nothing has recorded why; keep the answer a 400 regardless.
+            None if self.is_ok() => {
+                self.fail("body", "is invalid");
+                Err(self)
+            }
+            _ => Err(self),
         }
     }
 

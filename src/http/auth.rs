@@ -9,9 +9,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::domain::{Invalid, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Created, Data};
 use crate::http::extract::Json;
+use crate::http::field::Field;
 use crate::services::accounts::{self, Login, Register, Session, Tokens};
 use crate::services::users::User;
 
@@ -26,22 +28,25 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterRequest {
-    #[schema(example = "ann@example.com")]
-    pub email: String,
+    /// Trimmed and lower-cased; at most 254 characters.
+    #[schema(value_type = String, example = "ann@example.com", format = Email, max_length = 254)]
+    pub email: Field<String>,
     /// 8 to 128 characters.
-    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
-    pub password: String,
-    #[schema(max_length = 100)]
-    pub name: Option<String>,
-    /// An http(s) URL.
-    pub avatar: Option<String>,
+    #[schema(value_type = String, example = "correct horse battery", min_length = 8, max_length = 128)]
+    pub password: Field<String>,
+    /// At most 100 characters; blank means none.
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub name: Field<String>,
+    /// An http(s) URL of at most 2048 characters; blank means none.
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub avatar: Field<String>,
 }
 
 /// Register an account.
 ///
 /// The email is trimmed and lower-cased. Every new account is a `USER`: any other field in
 /// the body, `role` included, is ignored. A welcome mail is queued.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+#[utoipa::path(post, operation_id = "register", path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered", body = Data<User>),
@@ -52,10 +57,10 @@ pub async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> Result<Created<User>, AppError> {
     let cmd = Register::parse(
-        &body.email,
-        body.password,
-        body.name.as_deref(),
-        body.avatar.as_deref(),
+        body.email.as_deref().input(),
+        body.password.input(),
+        body.name.as_deref().input(),
+        body.avatar.as_deref().input(),
     )?;
     let user = accounts::register(&state.db, &state.auth, cmd).await?;
     Ok(Data::with_message(user, "User registered successfully").created())
@@ -63,10 +68,12 @@ pub async fn register(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
-    #[schema(example = "ann@example.com")]
-    pub email: String,
-    #[schema(value_type = String, example = "correct horse battery")]
-    pub password: SecretString,
+    /// An email that cannot be an account's gets the same 401 as a wrong password.
+    #[schema(value_type = String, example = "ann@example.com", min_length = 1, max_length = 254)]
+    pub email: Field<String>,
+    /// At most 128 characters, the longest a password can be.
+    #[schema(value_type = String, example = "correct horse battery", min_length = 1, max_length = 128)]
+    pub password: Field<SecretString>,
 }
 
 /// Log in.
@@ -75,7 +82,7 @@ pub struct LoginRequest {
 /// time. After `LOGIN_MAX_FAILURES` attempts for one email within `LOGIN_LOCKOUT_SECS`, the
 /// email is locked until that window ends: 429 `ACCOUNT_LOCKED` with `Retry-After`, even for
 /// the right password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth",
+#[utoipa::path(post, operation_id = "login", path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Logged in", body = Data<Session>),
@@ -87,29 +94,41 @@ pub async fn login(
     State(state): State<AppState>,
     Json(body): Json<LoginRequest>,
 ) -> Result<Data<Session>, AppError> {
-    let session = accounts::login(
-        &state.db,
-        &state.auth,
-        Login {
-            email: body.email,
-            password: body.password,
-        },
-    )
-    .await?;
+    let login = Login::parse(body.email.input(), body.password.input())?;
+    let session = accounts::login(&state.db, &state.auth, login).await?;
     Ok(Data::with_message(session, "Login successful"))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// The `refreshToken` of a login or an earlier refresh.
+    #[schema(value_type = String, min_length = 1, max_length = 512)]
+    pub refresh_token: Field<String>,
+}
+
+/// Refresh tokens are 43 characters; this bound only keeps junk from being hashed.
+const MAX_REFRESH_TOKEN_BYTES: usize = 512;
+
+/// The token of a refresh or logout body.
+fn refresh_token(body: RefreshRequest) -> Result<String, AppError> {
+    let mut v = Validation::default();
+    let token = v.required("refreshToken", body.refresh_token.input(), |token| {
+        if token.len() > MAX_REFRESH_TOKEN_BYTES {
+            return Err(Invalid::new(format!(
+                "must be at most {MAX_REFRESH_TOKEN_BYTES} characters"
+            )));
+        }
+        Ok(token)
+    });
+    Ok(v.finish(token)?)
 }
 
 /// Exchange a refresh token for a new access token and a new refresh token.
 ///
 /// A refresh token works once. Presenting one that was already exchanged revokes every token
 /// descended from the same login (it has been copied), so all its holders must log in again.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+#[utoipa::path(post, operation_id = "refreshSession", path = "/api/v1/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "A new token pair", body = Data<Tokens>),
@@ -120,7 +139,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Data<Tokens>, AppError> {
-    let tokens = accounts::refresh(&state.db, &state.auth, &body.refresh_token).await?;
+    let tokens = accounts::refresh(&state.db, &state.auth, &refresh_token(body)?).await?;
     Ok(Data::new(tokens))
 }
 
@@ -128,13 +147,13 @@ pub async fn refresh(
 ///
 /// Always 204, also for a token that is unknown or already revoked. Access tokens stay valid
 /// until they expire (`expiresIn`), as they are not looked up.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+#[utoipa::path(post, operation_id = "logout", path = "/api/v1/auth/logout", tag = "auth",
     request_body = RefreshRequest,
     responses((status = 204, description = "The refresh token is revoked")))]
 pub async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, AppError> {
-    accounts::logout(&state.db, &body.refresh_token).await?;
+    accounts::logout(&state.db, &refresh_token(body)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

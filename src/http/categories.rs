@@ -11,6 +11,7 @@ use crate::domain::{CategoryId, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Created, Data, Message};
 use crate::http::extract::{Admin, Json, Path, RequireRole};
+use crate::http::field::Field;
 use crate::services::catalog::categories::{self, Category, CategoryName};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,7 +21,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Every category, by name, with the number of visible products in each.
-#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog",
+#[utoipa::path(get, operation_id = "listCategories", path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, description = "The categories", body = Data<Vec<Category>>)))]
 pub async fn list(State(state): State<AppState>) -> Result<Data<Vec<Category>>, AppError> {
     Ok(Data::new(categories::list(&state.db).await?))
@@ -34,7 +35,7 @@ pub struct CategoryPath {
 }
 
 /// One category.
-#[utoipa::path(get, path = "/api/v1/categories/{id}", tag = "catalog",
+#[utoipa::path(get, operation_id = "getCategory", path = "/api/v1/categories/{id}", tag = "catalog",
     params(CategoryPath),
     responses(
         (status = 200, description = "The category", body = Data<Category>),
@@ -49,19 +50,19 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CategoryRequest {
-    /// 1 to 100 characters, unique; the slug is made from it.
-    #[schema(example = "Running Shoes")]
-    pub name: String,
+    /// 1 to 100 characters with a letter or digit, unique; the slug is made from it.
+    #[schema(value_type = String, example = "Running Shoes", min_length = 1, max_length = 100)]
+    pub name: Field<String>,
 }
 
 fn parse_name(body: &CategoryRequest) -> Result<CategoryName, AppError> {
     let mut v = Validation::default();
-    v.field("name", CategoryName::parse(&body.name))
-        .ok_or_else(|| v.into())
+    let name = v.required("name", body.name.as_deref().input(), CategoryName::parse);
+    Ok(v.finish(name)?)
 }
 
 /// Create a category (admins only).
-#[utoipa::path(post, path = "/api/v1/categories", tag = "catalog",
+#[utoipa::path(post, operation_id = "createCategory", path = "/api/v1/categories", tag = "catalog",
     security(("bearerAuth" = [])),
     request_body = CategoryRequest,
     responses(
@@ -79,7 +80,7 @@ pub async fn create(
 }
 
 /// Rename a category (admins only); the slug follows the name.
-#[utoipa::path(patch, path = "/api/v1/categories/{id}", tag = "catalog",
+#[utoipa::path(patch, operation_id = "updateCategory", path = "/api/v1/categories/{id}", tag = "catalog",
     security(("bearerAuth" = [])),
     params(CategoryPath),
     request_body = CategoryRequest,
@@ -100,7 +101,7 @@ pub async fn rename(
 }
 
 /// Delete a category (admins only); its products stay, without a category.
-#[utoipa::path(delete, path = "/api/v1/categories/{id}", tag = "catalog",
+#[utoipa::path(delete, operation_id = "deleteCategory", path = "/api/v1/categories/{id}", tag = "catalog",
     security(("bearerAuth" = [])),
     params(CategoryPath),
     responses(

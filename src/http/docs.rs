@@ -3,11 +3,13 @@
 
 use axum::Router;
 use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{Object, Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::domain::{Lines, text_pattern};
 use crate::error::{ErrorCode, ErrorEnvelope, FieldError};
 
 pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
@@ -23,7 +25,7 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
             when limiting is on, and a 429 carries `Retry-After`. A request that takes longer \
             than 30 seconds is answered 503 `UNAVAILABLE`."
     ),
-    components(schemas(ErrorEnvelope, ErrorCode, FieldError)),
+    components(schemas(ErrorEnvelope, ErrorCode, FieldError, crate::http::field::MoneyText)),
     modifiers(&BearerAuth),
     tags(
         (name = "operations", description = "Health, readiness and metrics"),
@@ -72,6 +74,12 @@ const COMMON_RESPONSES: &[(&str, &str, &str)] = &[
         "401",
         "Unauthorized",
         "`UNAUTHORIZED`: the access token is missing, malformed, tampered with or expired",
+    ),
+    (
+        "404",
+        "NotFound",
+        "`NOT_FOUND`: nothing with this id (also one that does not parse as an id), or it \
+         belongs to someone else",
     ),
     (
         "413",
@@ -134,10 +142,16 @@ fn add_common_responses(operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let has_input = has_body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+    let has_path_parameter = operation.parameters.as_ref().is_some_and(|parameters| {
+        parameters
+            .iter()
+            .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Path)
+    });
     for (status, name, _) in COMMON_RESPONSES {
         let applies = match *status {
             "400" => has_input,
             "401" => secured,
+            "404" => has_path_parameter,
             "413" | "415" => has_body,
             _ => true,
         };
@@ -149,6 +163,79 @@ fn add_common_responses(operation: &mut Operation) {
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
         }
     }
+}
+
+/// Puts the character rule of `domain::text` into the document, the one mechanism that
+/// applies it: every string a client sends as text (a request-body property or a query
+/// parameter with no format, enum or pattern of its own) gets the pattern of its kind, with
+/// "not blank" where `minLength` is at least 1. Secrets are hashed, never stored as text, and
+/// keep no pattern.
+pub struct TextRules;
+
+/// Request properties that may span lines; everything else is single-line.
+const MULTI_LINE_PROPERTIES: &[&str] = &["content", "description", "bio", "comment"];
+/// Request properties that are secrets, not text.
+const SECRET_PROPERTIES: &[&str] = &["password", "currentPassword", "newPassword", "refreshToken"];
+
+impl Modify for TextRules {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            for (name, schema) in components.schemas.iter_mut() {
+                let RefOr::T(Schema::Object(object)) = schema else {
+                    continue;
+                };
+                if name.ends_with("Request") {
+                    for (property, schema) in object.properties.iter_mut() {
+                        if let RefOr::T(Schema::Object(text)) = schema
+                            && !SECRET_PROPERTIES.contains(&property.as_str())
+                        {
+                            let lines = if MULTI_LINE_PROPERTIES.contains(&property.as_str()) {
+                                Lines::Multi
+                            } else {
+                                Lines::Single
+                            };
+                            add_text_pattern(text, lines);
+                        }
+                    }
+                } else if name == "TagName" {
+                    add_text_pattern(object, Lines::Single);
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let Some(RefOr::T(Schema::Object(text))) = parameter.schema.as_mut() {
+                        add_text_pattern(text, Lines::Single);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn add_text_pattern(object: &mut Object, lines: Lines) {
+    let is_string = match &object.schema_type {
+        SchemaType::Type(Type::String) => true,
+        SchemaType::Array(types) => types.contains(&Type::String),
+        _ => false,
+    };
+    if !is_string
+        || object.format.is_some()
+        || object.enum_values.is_some()
+        || object.pattern.is_some()
+    {
+        return;
+    }
+    let non_blank = object.min_length.is_some_and(|min| min >= 1);
+    object.pattern = Some(text_pattern(lines, non_blank));
 }
 
 /// `/docs` (Swagger UI) and the document it reads.

@@ -6,6 +6,7 @@ pub mod categories;
 pub mod docs;
 pub mod envelope;
 pub mod extract;
+pub mod field;
 pub mod middleware;
 pub mod orders;
 pub mod posts;
@@ -23,6 +24,7 @@ use crate::app::AppState;
 pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = routes().split_for_parts();
     docs::CommonResponses.modify(&mut openapi);
+    docs::TextRules.modify(&mut openapi);
     (router, openapi)
 }
 

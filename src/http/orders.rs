@@ -14,6 +14,7 @@ use crate::domain::{DEFAULT_LIMIT, OrderId, OrderStatus, PageRequest, Validation
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Data, Paginated};
 use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole};
+use crate::http::field::{Field, list_of};
 use crate::services::orders::{
     self, IdempotencyKey, Order, OrderEvent, OrderLine, OrderQuery, PlaceOrder, Placement,
 };
@@ -34,17 +35,17 @@ static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-rep
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PlaceOrderRequest {
     /// 1 to 100 lines, each product at most once.
-    pub items: Vec<OrderLineRequest>,
+    #[schema(value_type = Vec<OrderLineRequest>, min_items = 1, max_items = 100)]
+    pub items: Field<Vec<Field<OrderLineRequest>>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineRequest {
-    #[schema(format = Uuid)]
-    pub product_id: String,
-    /// 1 to 10,000.
-    #[schema(value_type = i32, minimum = 1, maximum = 10000)]
-    pub quantity: serde_json::Value,
+    #[schema(value_type = String, format = Uuid)]
+    pub product_id: Field<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 10000)]
+    pub quantity: Field<i64>,
 }
 
 /// Place an order.
@@ -58,7 +59,7 @@ pub struct OrderLineRequest {
 /// request returns the stored answer — the same order and status, or the same refusal — with
 /// `Idempotent-Replayed: true`, and takes no more stock; the same key with a different body
 /// is a 409 `IDEMPOTENCY_KEY_REUSED`.
-#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
+#[utoipa::path(post, operation_id = "placeOrder", path = "/api/v1/orders", tag = "orders",
     security(("bearerAuth" = [])),
     params(("Idempotency-Key" = Option<String>, Header,
             description = "1 to 255 visible ASCII characters, unique per request you mean")),
@@ -89,15 +90,10 @@ pub async fn place(
     ) else {
         return Err(v.into());
     };
-    let lines: Vec<OrderLine<'_>> = body
-        .items
-        .iter()
-        .map(|line| OrderLine {
-            product_id: &line.product_id,
-            quantity: &line.quantity,
-        })
-        .collect();
-    let order = PlaceOrder::parse(&lines)?;
+    let order = PlaceOrder::parse(list_of(&body.items, |line| OrderLine {
+        product_id: line.product_id.as_deref().input(),
+        quantity: line.quantity.clone().input(),
+    }))?;
     Ok(
         match orders::place_order(&state.db, &actor, key.as_ref(), &order).await? {
             Placement::Created(order) => Data::new(order).created().into_response(),
@@ -123,17 +119,21 @@ pub async fn place(
 #[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// `PENDING`, `CONFIRMED`, `SHIPPED`, `DELIVERED` or `CANCELLED`.
+    #[param(value_type = Option<OrderStatus>)]
     pub status: Option<String>,
     /// Admins only: one customer's orders. Ignored for anyone else, whose list is their own.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub customer_id: Option<String>,
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
 /// The caller's orders, newest first; admins see everyone's.
-#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
+#[utoipa::path(get, operation_id = "listOrders", path = "/api/v1/orders", tag = "orders",
     security(("bearerAuth" = [])),
     params(OrderListQuery),
     responses((status = 200, description = "A page of orders", body = Paginated<Order>)))]
@@ -169,7 +169,7 @@ pub struct OrderPath {
 }
 
 /// One order: the owner's or, for an admin, anyone's. Anyone else gets 404.
-#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
+#[utoipa::path(get, operation_id = "getOrder", path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearerAuth" = [])),
     params(OrderPath),
     responses(
@@ -186,7 +186,7 @@ pub async fn get(
 
 /// Cancel an order and return its stock: the owner while it is PENDING, an admin while it is
 /// PENDING or CONFIRMED.
-#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
+#[utoipa::path(post, operation_id = "cancelOrder", path = "/api/v1/orders/{id}/cancel", tag = "orders",
     security(("bearerAuth" = [])),
     params(OrderPath),
     responses(
@@ -206,12 +206,12 @@ pub async fn cancel(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeStatusRequest {
     #[schema(value_type = OrderStatus)]
-    pub status: String,
+    pub status: Field<String>,
 }
 
 /// Move an order along its life (admins only): PENDING → CONFIRMED → SHIPPED → DELIVERED,
 /// or PENDING/CONFIRMED → CANCELLED (stock returned). Anything else is a 409.
-#[utoipa::path(patch, path = "/api/v1/orders/{id}/status", tag = "orders",
+#[utoipa::path(patch, operation_id = "updateOrderStatus", path = "/api/v1/orders/{id}/status", tag = "orders",
     security(("bearerAuth" = [])),
     params(OrderPath),
     request_body = ChangeStatusRequest,
@@ -228,15 +228,14 @@ pub async fn change_status(
     Json(body): Json<ChangeStatusRequest>,
 ) -> Result<Data<Order>, AppError> {
     let mut v = Validation::default();
-    let Some(to) = v.field("status", OrderStatus::parse(&body.status)) else {
-        return Err(v.into());
-    };
+    let to = v.required("status", body.status.as_deref().input(), OrderStatus::parse);
+    let to = v.finish(to)?;
     let order = orders::change_status(&state.db, &admin, path.id, to).await?;
     Ok(Data::with_message(order, "Order status updated"))
 }
 
 /// The order's history, oldest first.
-#[utoipa::path(get, path = "/api/v1/orders/{id}/events", tag = "orders",
+#[utoipa::path(get, operation_id = "listOrderEvents", path = "/api/v1/orders/{id}/events", tag = "orders",
     security(("bearerAuth" = [])),
     params(OrderPath),
     responses(

@@ -11,6 +11,7 @@ use crate::domain::{CommentId, DEFAULT_LIMIT, PageRequest, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Created, Data, Message, Paginated};
 use crate::http::extract::{AuthUser, Json, Path, Query};
+use crate::http::field::{Field, list_of};
 use crate::services::blog::comments::{self, Comment};
 use crate::services::blog::posts::{self, NewPost, Post, PostQuery, PostUpdate, TagCount};
 
@@ -27,12 +28,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct PostListQuery {
     /// A tag name.
+    #[param(max_length = 50)]
     pub tag: Option<String>,
     /// An author's user id.
+    #[param(value_type = Option<String>, format = Uuid)]
     pub author: Option<String>,
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
@@ -41,7 +46,7 @@ fn page(v: &mut Validation, page: Option<&str>, limit: Option<&str>) -> Option<P
 }
 
 /// Published posts, newest first, with their author, tags and comment count.
-#[utoipa::path(get, path = "/api/v1/posts", tag = "blog",
+#[utoipa::path(get, operation_id = "listPosts", path = "/api/v1/posts", tag = "blog",
     params(PostListQuery),
     responses((status = 200, description = "A page of posts", body = Paginated<Post>)))]
 pub async fn list(
@@ -60,22 +65,42 @@ pub async fn list(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewPostRequest {
-    /// 1 to 200 characters; the slug is made from it.
-    #[schema(example = "How we pick running shoes")]
-    pub title: String,
-    /// 1 to 100,000 characters.
-    pub content: String,
-    /// Up to 10 tag names (stored lower-case); new tags are created.
-    pub tags: Option<Vec<String>>,
+    /// 1 to 200 characters with a letter or digit; the slug is made from it.
+    #[schema(value_type = String, example = "How we pick running shoes", min_length = 1, max_length = 200)]
+    pub title: Field<String>,
+    /// 1 to 100,000 characters; may span lines.
+    #[schema(value_type = String, min_length = 1, max_length = 100000)]
+    pub content: Field<String>,
+    /// Up to 10 tag names of 1 to 50 characters (counted after lower-casing, as stored); new
+    /// tags are created.
+    #[schema(value_type = Option<Vec<TagName>>, max_items = 10)]
+    pub tags: Field<Vec<Field<String>>>,
     /// Default `false`: a draft only its author, moderators and admins can see.
-    pub published: Option<bool>,
+    #[schema(value_type = Option<bool>)]
+    pub published: Field<bool>,
 }
+
+/// A tag name in a request: 1 to 50 characters, counted after lower-casing.
+pub struct TagName;
+
+impl utoipa::PartialSchema for TagName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(50))
+            .description(Some("Counted after lower-casing, as it is stored"))
+            .into()
+    }
+}
+
+impl ToSchema for TagName {}
 
 /// Write a post.
 ///
 /// The slug is made from the title (folded to ASCII, lower-case, hyphenated) and is unique:
 /// `-2`, `-3` … are appended on collision, also for concurrent posts of one title.
-#[utoipa::path(post, path = "/api/v1/posts", tag = "blog",
+#[utoipa::path(post, operation_id = "createPost", path = "/api/v1/posts", tag = "blog",
     security(("bearerAuth" = [])),
     request_body = NewPostRequest,
     responses((status = 201, description = "Created", body = Data<Post>)))]
@@ -85,10 +110,10 @@ pub async fn create(
     Json(body): Json<NewPostRequest>,
 ) -> Result<Created<Post>, AppError> {
     let post = NewPost::parse(
-        &body.title,
-        &body.content,
-        body.tags.as_deref(),
-        body.published,
+        body.title.as_deref().input(),
+        body.content.as_deref().input(),
+        list_of(&body.tags, String::as_str),
+        body.published.input(),
     )?;
     Ok(Data::new(posts::create(&state.db, &actor, post).await?).created())
 }
@@ -96,11 +121,13 @@ pub async fn create(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct PostPath {
+    /// Lower-case letters, digits and hyphens; anything else names no post (404).
+    #[param(pattern = "^[a-z0-9-]{1,112}$")]
     pub slug: String,
 }
 
 /// A post. Drafts exist only for their author, moderators and admins.
-#[utoipa::path(get, path = "/api/v1/posts/{slug}", tag = "blog",
+#[utoipa::path(get, operation_id = "getPost", path = "/api/v1/posts/{slug}", tag = "blog",
     security((), ("bearerAuth" = [])),
     params(PostPath),
     responses(
@@ -121,17 +148,26 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PostUpdateRequest {
-    /// The slug stays as it was, so links keep working.
-    pub title: Option<String>,
-    pub content: Option<String>,
+    /// 1 to 200 characters. The slug stays as it was, so links keep working.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub title: Field<String>,
+    /// 1 to 100,000 characters; may span lines.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 100000)]
+    pub content: Field<String>,
     /// Replaces every tag of the post.
-    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<Vec<TagName>>, max_items = 10)]
+    pub tags: Field<Vec<Field<String>>>,
     /// Publishing sets `publishedAt` the first time; unpublishing makes it a draft again.
-    pub published: Option<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub published: Field<bool>,
 }
 
 /// Change a post (its author or an admin).
-#[utoipa::path(patch, path = "/api/v1/posts/{slug}", tag = "blog",
+#[utoipa::path(patch, operation_id = "updatePost", path = "/api/v1/posts/{slug}", tag = "blog",
     security(("bearerAuth" = [])),
     params(PostPath),
     request_body = PostUpdateRequest,
@@ -148,10 +184,10 @@ pub async fn update(
     Json(body): Json<PostUpdateRequest>,
 ) -> Result<Data<Post>, AppError> {
     let update = PostUpdate::parse(
-        body.title.as_deref(),
-        body.content.as_deref(),
-        body.tags.as_deref(),
-        body.published,
+        body.title.as_deref().input(),
+        body.content.as_deref().input(),
+        list_of(&body.tags, String::as_str),
+        body.published.input(),
     )?;
     Ok(Data::new(
         posts::update(&state.db, &actor, &path.slug, update).await?,
@@ -159,7 +195,7 @@ pub async fn update(
 }
 
 /// Delete a post (its author, a moderator or an admin), with its comments and tag links.
-#[utoipa::path(delete, path = "/api/v1/posts/{slug}", tag = "blog",
+#[utoipa::path(delete, operation_id = "deletePost", path = "/api/v1/posts/{slug}", tag = "blog",
     security(("bearerAuth" = [])),
     params(PostPath),
     responses(
@@ -182,13 +218,15 @@ pub async fn delete(
 #[into_params(parameter_in = Query)]
 pub struct CommentListQuery {
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
 /// A post's comments, oldest first.
-#[utoipa::path(get, path = "/api/v1/posts/{slug}/comments", tag = "blog",
+#[utoipa::path(get, operation_id = "listComments", path = "/api/v1/posts/{slug}/comments", tag = "blog",
     security((), ("bearerAuth" = [])),
     params(PostPath, CommentListQuery),
     responses(
@@ -214,18 +252,23 @@ pub async fn list_comments(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CommentRequest {
-    /// 1 to 10,000 characters.
-    pub content: String,
+    /// 1 to 10,000 characters; may span lines.
+    #[schema(value_type = String, min_length = 1, max_length = 10000)]
+    pub content: Field<String>,
 }
 
 fn parse_content(body: &CommentRequest) -> Result<String, AppError> {
     let mut v = Validation::default();
-    v.field("content", comments::content(&body.content))
-        .ok_or_else(|| v.into())
+    let content = v.required(
+        "content",
+        body.content.as_deref().input(),
+        comments::content,
+    );
+    Ok(v.finish(content)?)
 }
 
 /// Comment on a post you can see.
-#[utoipa::path(post, path = "/api/v1/posts/{slug}/comments", tag = "blog",
+#[utoipa::path(post, operation_id = "addComment", path = "/api/v1/posts/{slug}/comments", tag = "blog",
     security(("bearerAuth" = [])),
     params(PostPath),
     request_body = CommentRequest,
@@ -253,7 +296,7 @@ pub struct CommentPath {
 }
 
 /// Edit a comment (its author only; moderators may delete but not edit).
-#[utoipa::path(patch, path = "/api/v1/comments/{id}", tag = "blog",
+#[utoipa::path(patch, operation_id = "updateComment", path = "/api/v1/comments/{id}", tag = "blog",
     security(("bearerAuth" = [])),
     params(CommentPath),
     request_body = CommentRequest,
@@ -275,7 +318,7 @@ pub async fn edit_comment(
 }
 
 /// Delete a comment (its author, a moderator or an admin).
-#[utoipa::path(delete, path = "/api/v1/comments/{id}", tag = "blog",
+#[utoipa::path(delete, operation_id = "deleteComment", path = "/api/v1/comments/{id}", tag = "blog",
     security(("bearerAuth" = [])),
     params(CommentPath),
     responses(
@@ -294,7 +337,7 @@ pub async fn delete_comment(
 }
 
 /// Tags with their number of published posts, most used first.
-#[utoipa::path(get, path = "/api/v1/tags", tag = "blog",
+#[utoipa::path(get, operation_id = "listTags", path = "/api/v1/tags", tag = "blog",
     responses((status = 200, description = "The tags in use", body = Data<Vec<TagCount>>)))]
 pub async fn tags(State(state): State<AppState>) -> Result<Data<Vec<TagCount>>, AppError> {
     Ok(Data::new(posts::tag_counts(&state.db).await?))

@@ -2,18 +2,19 @@
 
 use axum::extract::State;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::domain::{
-    Cursor, DEFAULT_LIMIT, Money, PageRequest, Patch, ProductId, Validation, bounded_text,
-    parse_limit,
+    Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, bounded_text, parse_limit,
 };
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Created, CursorPaginated, Data, Message, Paginated};
-use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole, nullable};
+use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole};
+use crate::http::field::{Field, MoneyInput, MoneyText, list_of};
 use crate::services::catalog::products::{
     self, NewProduct, PriceChangeInput, PriceChanges, Product, ProductFilter, ProductUpdate,
     Removal,
@@ -37,15 +38,21 @@ const PRODUCT_PAGE: u64 = 20;
 #[into_params(parameter_in = Query)]
 pub struct ProductListQuery {
     /// `nextCursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]+$", max_length = 200)]
     pub cursor: Option<String>,
     /// 1 to 100; default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    #[param(value_type = Option<String>, format = Uuid)]
     pub category_id: Option<String>,
     /// Inclusive.
+    #[param(value_type = Option<MoneyText>)]
     pub min_price: Option<String>,
     /// Inclusive.
+    #[param(value_type = Option<MoneyText>)]
     pub max_price: Option<String>,
     /// `true`: only products with stock; `false`: only those without.
+    #[param(value_type = Option<bool>)]
     pub in_stock: Option<String>,
 }
 
@@ -53,7 +60,7 @@ pub struct ProductListQuery {
 ///
 /// Keyset-paginated: walking every page with `nextCursor` returns every visible product
 /// exactly once, even while products are added. Archived products are never listed.
-#[utoipa::path(get, path = "/api/v1/products", tag = "catalog",
+#[utoipa::path(get, operation_id = "listProducts", path = "/api/v1/products", tag = "catalog",
     params(ProductListQuery),
     responses((status = 200, description = "A page of products", body = CursorPaginated<Product>)))]
 pub async fn list(
@@ -86,17 +93,23 @@ pub async fn list(
 pub struct ProductSearchQuery {
     /// Words to find in names and descriptions; every word must match, stemmed ("running
     /// shoes" finds "Run Shoe"). Punctuation and operators are ignored.
+    #[param(value_type = String, min_length = 1, max_length = 200)]
     pub q: Option<String>,
     /// 1 to 100; default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
+    #[param(value_type = Option<String>, format = Uuid)]
     pub category_id: Option<String>,
+    #[param(value_type = Option<MoneyText>)]
     pub min_price: Option<String>,
+    #[param(value_type = Option<MoneyText>)]
     pub max_price: Option<String>,
+    #[param(value_type = Option<bool>)]
     pub in_stock: Option<String>,
 }
 
 /// Full-text search, best match first (a name match ranks above a description match).
-#[utoipa::path(get, path = "/api/v1/products/search", tag = "catalog",
+#[utoipa::path(get, operation_id = "searchProducts", path = "/api/v1/products/search", tag = "catalog",
     params(ProductSearchQuery),
     responses((status = 200, description = "Matching products, best first", body = Data<Vec<Product>>)))]
 pub async fn search(
@@ -132,7 +145,7 @@ pub struct ProductPath {
 }
 
 /// One product, archived ones included (orders link to them).
-#[utoipa::path(get, path = "/api/v1/products/{id}", tag = "catalog",
+#[utoipa::path(get, operation_id = "getProduct", path = "/api/v1/products/{id}", tag = "catalog",
     params(ProductPath),
     responses(
         (status = 200, description = "The product", body = Data<Product>),
@@ -149,21 +162,22 @@ pub async fn get(
 #[serde(rename_all = "camelCase")]
 pub struct NewProductRequest {
     /// 1 to 200 characters.
-    #[schema(example = "Trail Running Shoe")]
-    pub name: String,
-    /// At most 10,000 characters.
-    pub description: Option<String>,
-    #[schema(value_type = Money)]
-    pub price: serde_json::Value,
+    #[schema(value_type = String, example = "Trail Running Shoe", min_length = 1, max_length = 200)]
+    pub name: Field<String>,
+    /// At most 10,000 characters; may span lines; blank means none.
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Field<String>,
+    #[schema(value_type = MoneyInput)]
+    pub price: Field<Box<RawValue>>,
     /// Units in stock; default 0.
-    #[schema(value_type = Option<i32>, minimum = 0)]
-    pub in_stock: Option<serde_json::Value>,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000)]
+    pub in_stock: Field<i64>,
     #[schema(value_type = Option<String>, format = Uuid)]
-    pub category_id: Option<String>,
+    pub category_id: Field<String>,
 }
 
 /// Create a product (admins only).
-#[utoipa::path(post, path = "/api/v1/products", tag = "catalog",
+#[utoipa::path(post, operation_id = "createProduct", path = "/api/v1/products", tag = "catalog",
     security(("bearerAuth" = [])),
     request_body = NewProductRequest,
     responses(
@@ -176,35 +190,40 @@ pub async fn create(
     Json(body): Json<NewProductRequest>,
 ) -> Result<Created<Product>, AppError> {
     let new = NewProduct::parse(
-        &body.name,
-        body.description.as_deref(),
-        &body.price,
-        body.in_stock.as_ref(),
-        body.category_id.as_deref(),
+        body.name.as_deref().input(),
+        body.description.as_deref().input(),
+        body.price.as_deref().input(),
+        body.in_stock.input(),
+        body.category_id.as_deref().input(),
     )?;
     Ok(Data::new(products::create(&state.db, new).await?).created())
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductUpdateRequest {
-    pub name: Option<String>,
-    /// `null` clears it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    #[schema(value_type = Option<Money>)]
-    pub price: Option<serde_json::Value>,
-    #[schema(value_type = Option<i32>, minimum = 0)]
-    pub in_stock: Option<serde_json::Value>,
+    /// 1 to 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 200)]
+    pub name: Field<String>,
+    /// At most 10,000 characters; `null` or blank clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 10000)]
+    pub description: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<MoneyInput>)]
+    pub price: Field<Box<RawValue>>,
+    #[serde(default)]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 1000000000)]
+    pub in_stock: Field<i64>,
     /// `null` removes the product from its category.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default)]
     #[schema(value_type = Option<String>, format = Uuid)]
-    pub category_id: Option<Option<String>>,
+    pub category_id: Field<String>,
 }
 
 /// Change a product (admins only); fields left out are unchanged.
-#[utoipa::path(patch, path = "/api/v1/products/{id}", tag = "catalog",
+#[utoipa::path(patch, operation_id = "updateProduct", path = "/api/v1/products/{id}", tag = "catalog",
     security(("bearerAuth" = [])),
     params(ProductPath),
     request_body = ProductUpdateRequest,
@@ -220,11 +239,11 @@ pub async fn update(
     Json(body): Json<ProductUpdateRequest>,
 ) -> Result<Data<Product>, AppError> {
     let update = ProductUpdate::parse(
-        body.name.as_deref(),
-        Patch::from_wire(body.description),
-        body.price.as_ref(),
-        body.in_stock.as_ref(),
-        Patch::from_wire(body.category_id),
+        body.name.as_deref().input(),
+        body.description.patch(),
+        body.price.as_deref().input(),
+        body.in_stock.input(),
+        body.category_id.patch(),
     )?;
     Ok(Data::new(
         products::update(&state.db, path.id, update).await?,
@@ -233,7 +252,7 @@ pub async fn update(
 
 /// Delete a product (admins only). A product that appears in an order is archived instead:
 /// it leaves lists and search, and orders keep showing it.
-#[utoipa::path(delete, path = "/api/v1/products/{id}", tag = "catalog",
+#[utoipa::path(delete, operation_id = "deleteProduct", path = "/api/v1/products/{id}", tag = "catalog",
     security(("bearerAuth" = [])),
     params(ProductPath),
     responses(
@@ -257,22 +276,23 @@ pub async fn delete(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PriceChangesRequest {
     /// 1 to 1000 changes, each product at most once.
-    pub updates: Vec<PriceChangeRequest>,
+    #[schema(value_type = Vec<PriceChangeRequest>, min_items = 1, max_items = 1000)]
+    pub updates: Field<Vec<Field<PriceChangeRequest>>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PriceChangeRequest {
-    #[schema(format = Uuid)]
-    pub id: String,
-    #[schema(value_type = Money)]
-    pub price: serde_json::Value,
+    #[schema(value_type = String, format = Uuid)]
+    pub id: Field<String>,
+    #[schema(value_type = MoneyInput)]
+    pub price: Field<Box<RawValue>>,
 }
 
 /// Change many prices at once (admins only), all or nothing.
 ///
 /// Every id and price is checked first; if one id names no (visible) product or one price is
 /// invalid, nothing changes and the 400 names each failing entry (`updates[3].price`).
-#[utoipa::path(patch, path = "/api/v1/products/prices", tag = "catalog",
+#[utoipa::path(patch, operation_id = "updatePrices", path = "/api/v1/products/prices", tag = "catalog",
     security(("bearerAuth" = [])),
     request_body = PriceChangesRequest,
     responses(
@@ -284,15 +304,11 @@ pub async fn change_prices(
     _admin: RequireRole<Admin>,
     Json(body): Json<PriceChangesRequest>,
 ) -> Result<Data<Vec<Product>>, AppError> {
-    let inputs: Vec<PriceChangeInput<'_>> = body
-        .updates
-        .iter()
-        .map(|update| PriceChangeInput {
-            id: &update.id,
-            price: &update.price,
-        })
-        .collect();
-    let changes = PriceChanges::parse(&inputs)?;
+    let updates = list_of(&body.updates, |update| PriceChangeInput {
+        id: update.id.as_deref().input(),
+        price: update.price.as_deref().input(),
+    });
+    let changes = PriceChanges::parse(updates)?;
     Ok(Data::with_message(
         products::change_prices(&state.db, changes).await?,
         "Prices updated",
@@ -303,13 +319,15 @@ pub async fn change_prices(
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
 /// A product's reviews, newest first.
-#[utoipa::path(get, path = "/api/v1/products/{id}/reviews", tag = "catalog",
+#[utoipa::path(get, operation_id = "listReviews", path = "/api/v1/products/{id}/reviews", tag = "catalog",
     params(ProductPath, PageQuery),
     responses(
         (status = 200, description = "A page of reviews", body = Paginated<Review>),
@@ -335,15 +353,15 @@ pub async fn list_reviews(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewReviewRequest {
-    /// 1 to 5.
-    #[schema(value_type = i32, minimum = 1, maximum = 5)]
-    pub rating: serde_json::Value,
-    /// At most 2000 characters.
-    pub comment: Option<String>,
+    #[schema(value_type = i64, minimum = 1, maximum = 5)]
+    pub rating: Field<i64>,
+    /// At most 2000 characters; may span lines; blank means none.
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub comment: Field<String>,
 }
 
 /// Review a product: one review per user and product.
-#[utoipa::path(post, path = "/api/v1/products/{id}/reviews", tag = "catalog",
+#[utoipa::path(post, operation_id = "addReview", path = "/api/v1/products/{id}/reviews", tag = "catalog",
     security(("bearerAuth" = [])),
     params(ProductPath),
     request_body = NewReviewRequest,
@@ -358,7 +376,7 @@ pub async fn add_review(
     Path(path): Path<ProductPath>,
     Json(body): Json<NewReviewRequest>,
 ) -> Result<Created<Review>, AppError> {
-    let review = NewReview::parse(&body.rating, body.comment.as_deref())?;
+    let review = NewReview::parse(body.rating.input(), body.comment.as_deref().input())?;
     let review = reviews::create(&state.db, &actor, path.id, review).await?;
     Ok(Data::new(review).created())
 }

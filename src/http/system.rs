@@ -33,7 +33,7 @@ pub struct Memory {
 
 /// Liveness: the process is up. Touches no dependency, so a slow database does not get
 /// healthy instances restarted.
-#[utoipa::path(get, path = "/health", tag = "operations",
+#[utoipa::path(get, operation_id = "getHealth", path = "/health", tag = "operations",
     responses((status = 200, description = "The process is alive", body = Health)))]
 pub async fn health(State(state): State<AppState>) -> axum::Json<Health> {
     axum::Json(Health {
@@ -61,7 +61,7 @@ pub struct Checks {
 
 /// Readiness: the database answers a ping within two seconds. Otherwise 503 `UNAVAILABLE`, so
 /// a load balancer takes this instance out of rotation until it recovers.
-#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+#[utoipa::path(get, operation_id = "getReadiness", path = "/ready", tag = "operations", responses(
     (status = 200, description = "Every dependency answers", body = Ready),
     (status = 503, description = "A dependency is down", body = crate::error::ErrorEnvelope)))]
 pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Ready>, AppError> {
@@ -84,7 +84,7 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Ready>, A
 /// Prometheus metrics: `http_requests_total` and `http_request_duration_seconds` by method,
 /// matched route and status, plus database pool gauges (`pool` is `read` and `write` on
 /// SQLite, `shared` on PostgreSQL) and the process's resident memory.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses(
+#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations", responses(
     (status = 200, description = "Prometheus text exposition format", body = String,
      content_type = "text/plain; version=0.0.4")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

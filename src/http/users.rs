@@ -9,11 +9,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::domain::{DEFAULT_LIMIT, PageRequest, Password, Patch, Role, UserId, Validation};
+use crate::domain::{DEFAULT_LIMIT, PageRequest, Role, UserId, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Data, Message, Paginated};
-use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole, nullable};
-use crate::services::accounts;
+use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole};
+use crate::http::field::Field;
+use crate::services::accounts::{self, ChangePassword};
 use crate::services::users::{
     self, ProfileInput, UpdateMe, UpdateMeInput, User, UserQuery, UserStats,
 };
@@ -29,7 +30,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The caller's account.
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users",
+#[utoipa::path(get, operation_id = "getMe", path = "/api/v1/users/me", tag = "users",
     security(("bearerAuth" = [])),
     responses((status = 200, description = "The caller", body = Data<User>)))]
 pub async fn me(
@@ -39,49 +40,50 @@ pub async fn me(
     Ok(Data::new(users::get(&state.db, &actor, actor.id).await?))
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UpdateMeRequest {
     /// At most 100 characters; `null` or blank clears it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub name: Option<Option<String>>,
-    /// An http(s) URL; `null` or blank clears it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub avatar: Option<Option<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub name: Field<String>,
+    /// An http(s) URL of at most 2048 characters, stored in normal form; `null` or blank
+    /// clears it.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub avatar: Field<String>,
     /// Changes only the fields it names; `null` removes the profile.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default)]
     #[schema(value_type = Option<ProfileRequest>)]
-    pub profile: Option<Option<ProfileRequest>>,
+    pub profile: Field<ProfileRequest>,
 }
 
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileRequest {
-    /// At most 2000 characters.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub bio: Option<Option<String>>,
-    /// An http(s) URL.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub website: Option<Option<String>>,
+    /// At most 2000 characters; may span lines.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub bio: Field<String>,
+    /// An http(s) URL of at most 2048 characters, stored in normal form.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub website: Field<String>,
     /// At most 200 characters.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
-    pub location: Option<Option<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub location: Field<String>,
     /// `YYYY-MM-DD`, from 1900-01-01 to today.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default)]
     #[schema(value_type = Option<String>, format = Date)]
-    pub date_of_birth: Option<Option<String>>,
+    pub date_of_birth: Field<String>,
 }
 
 /// Update the caller's name, avatar and profile.
 ///
 /// A field left out is unchanged; `null` clears it. `email`, `role` and `id` in the body are
 /// ignored: email and role do not change here.
-#[utoipa::path(put, path = "/api/v1/users/me", tag = "users",
+#[utoipa::path(put, operation_id = "updateMe", path = "/api/v1/users/me", tag = "users",
     security(("bearerAuth" = [])),
     request_body = UpdateMeRequest,
     responses((status = 200, description = "The updated caller", body = Data<User>)))]
@@ -91,13 +93,15 @@ pub async fn update_me(
     Json(body): Json<UpdateMeRequest>,
 ) -> Result<Data<User>, AppError> {
     let update = UpdateMe::parse(UpdateMeInput {
-        name: Patch::from_wire(body.name),
-        avatar: Patch::from_wire(body.avatar),
-        profile: Patch::from_wire(body.profile).map(|p| ProfileInput {
-            bio: Patch::from_wire(p.bio),
-            website: Patch::from_wire(p.website),
-            location: Patch::from_wire(p.location),
-            date_of_birth: Patch::from_wire(p.date_of_birth),
+        name: body.name.patch(),
+        avatar: body.avatar.patch(),
+        profile: body.profile.patch().map(|profile| {
+            profile.map(|p| ProfileInput {
+                bio: p.bio.patch(),
+                website: p.website.patch(),
+                location: p.location.patch(),
+                date_of_birth: p.date_of_birth.patch(),
+            })
         }),
     })?;
     let user = users::update_me(&state.db, &actor, update).await?;
@@ -107,11 +111,11 @@ pub async fn update_me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChangePasswordRequest {
-    #[schema(value_type = String)]
-    pub current_password: SecretString,
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
+    pub current_password: Field<SecretString>,
     /// 8 to 128 characters.
-    #[schema(min_length = 8, max_length = 128)]
-    pub new_password: String,
+    #[schema(value_type = String, min_length = 8, max_length = 128)]
+    pub new_password: Field<String>,
 }
 
 /// Change the caller's password.
@@ -119,7 +123,7 @@ pub struct ChangePasswordRequest {
 /// A wrong `currentPassword` is a 400 naming that field, and counts against the same lockout
 /// budget as logins. On success every refresh token of the user is revoked (all sessions
 /// end) and a notification mail is queued.
-#[utoipa::path(put, path = "/api/v1/users/me/password", tag = "users",
+#[utoipa::path(put, operation_id = "changePassword", path = "/api/v1/users/me/password", tag = "users",
     security(("bearerAuth" = [])),
     request_body = ChangePasswordRequest,
     responses(
@@ -131,18 +135,8 @@ pub async fn change_password(
     AuthUser(actor): AuthUser,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Result<StatusCode, AppError> {
-    let mut v = Validation::default();
-    let Some(new_password) = v.field("newPassword", Password::parse(body.new_password)) else {
-        return Err(v.into());
-    };
-    accounts::change_password(
-        &state.db,
-        &state.auth,
-        &actor,
-        body.current_password,
-        new_password,
-    )
-    .await?;
+    let cmd = ChangePassword::parse(body.current_password.input(), body.new_password.input())?;
+    accounts::change_password(&state.db, &state.auth, &actor, cmd).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -151,21 +145,27 @@ pub async fn change_password(
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
     /// Part of the name or email, case-insensitive.
+    #[param(max_length = 100)]
     pub search: Option<String>,
     /// `USER`, `MODERATOR` or `ADMIN`.
+    #[param(value_type = Option<Role>)]
     pub role: Option<String>,
     /// Created at or after: RFC 3339, or `YYYY-MM-DD` for that day's midnight UTC.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub created_after: Option<String>,
     /// Created before (exclusive): RFC 3339 or `YYYY-MM-DD`.
+    #[param(value_type = Option<String>, format = DateTime)]
     pub created_before: Option<String>,
     /// From 1.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
 }
 
 /// List users, newest first (admins only).
-#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+#[utoipa::path(get, operation_id = "listUsers", path = "/api/v1/users", tag = "users",
     security(("bearerAuth" = [])),
     params(UserListQuery),
     responses(
@@ -199,7 +199,7 @@ pub async fn list(
 }
 
 /// Account statistics (admins only).
-#[utoipa::path(get, path = "/api/v1/users/stats", tag = "users",
+#[utoipa::path(get, operation_id = "getUserStats", path = "/api/v1/users/stats", tag = "users",
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "Counts over live accounts", body = Data<UserStats>),
@@ -221,7 +221,7 @@ pub struct UserPath {
 }
 
 /// A user: admins may read anyone, users only themselves (anyone else is 404).
-#[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(get, operation_id = "getUser", path = "/api/v1/users/{id}", tag = "users",
     security(("bearerAuth" = [])),
     params(UserPath),
     responses(
@@ -238,13 +238,12 @@ pub async fn get(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SetRoleRequest {
-    /// `USER`, `MODERATOR` or `ADMIN`.
     #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Field<String>,
 }
 
 /// Change a user's role (admins only; not one's own).
-#[utoipa::path(patch, path = "/api/v1/users/{id}/role", tag = "users",
+#[utoipa::path(patch, operation_id = "setUserRole", path = "/api/v1/users/{id}/role", tag = "users",
     security(("bearerAuth" = [])),
     params(UserPath),
     request_body = SetRoleRequest,
@@ -261,9 +260,8 @@ pub async fn set_role(
     Json(body): Json<SetRoleRequest>,
 ) -> Result<Data<User>, AppError> {
     let mut v = Validation::default();
-    let Some(role) = v.field("role", Role::parse(&body.role)) else {
-        return Err(v.into());
-    };
+    let role = v.required("role", body.role.as_deref().input(), Role::parse);
+    let role = v.finish(role)?;
     let user = users::set_role(&state.db, &admin, path.id, role).await?;
     Ok(Data::with_message(user, "Role updated"))
 }
@@ -273,7 +271,7 @@ pub async fn set_role(
 /// Their profile, posts, comments, reviews and sessions go with them. A user with orders is
 /// kept for the orders' sake but anonymised: the account disappears from the API and can no
 /// longer log in.
-#[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users",
+#[utoipa::path(delete, operation_id = "deleteUser", path = "/api/v1/users/{id}", tag = "users",
     security(("bearerAuth" = [])),
     params(UserPath),
     responses(

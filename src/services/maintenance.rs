@@ -12,7 +12,7 @@ use crate::services::orders::IDEMPOTENCY_KEY_LIFETIME;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
-    pub login_failures: u64,
+    pub attempt_budgets: u64,
     pub idempotency_keys: u64,
     pub refresh_tokens: u64,
 }
@@ -25,11 +25,7 @@ pub async fn purge_expired(db: &Db, lockout: &LockoutPolicy) -> Result<Purged, A
             .map(|result| result.rows_affected())
     };
     Ok(Purged {
-        login_failures: delete(
-            "DELETE FROM login_failures WHERE window_started_at <= $1",
-            now - lockout.window,
-        )
-        .await?,
+        attempt_budgets: lockout.purge(db).await?,
         idempotency_keys: delete(
             "DELETE FROM idempotency_keys WHERE created_at < $1",
             now - IDEMPOTENCY_KEY_LIFETIME,

@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 use crate::db::entities::{user_profiles, users};
 use crate::db::{self, Db};
 use crate::domain::{
-    Actor, Invalid, PageRequest, Pagination, Patch, Role, UserId, Validation, non_blank,
-    optional_text, timestamp, web_url,
+    Actor, Invalid, Lines, PageRequest, Pagination, Patch, Role, UserId, Validation, non_blank,
+    optional, optional_text, timestamp, web_url,
 };
 use crate::error::AppError;
 
@@ -128,20 +128,21 @@ fn date_of_birth(raw: &str) -> Result<NaiveDate, Invalid> {
     Ok(date)
 }
 
-/// `PUT /users/me` as sent, before checking.
-#[derive(Debug, Default)]
+/// `PUT /users/me` as sent, before checking: each field left out, cleared (`null`), set, or
+/// already refused by the transport for its type.
+#[derive(Debug)]
 pub struct UpdateMeInput {
-    pub name: Patch<String>,
-    pub avatar: Patch<String>,
-    pub profile: Patch<ProfileInput>,
+    pub name: Result<Patch<String>, Invalid>,
+    pub avatar: Result<Patch<String>, Invalid>,
+    pub profile: Result<Patch<ProfileInput>, Invalid>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ProfileInput {
-    pub bio: Patch<String>,
-    pub website: Patch<String>,
-    pub location: Patch<String>,
-    pub date_of_birth: Patch<String>,
+    pub bio: Result<Patch<String>, Invalid>,
+    pub website: Result<Patch<String>, Invalid>,
+    pub location: Result<Patch<String>, Invalid>,
+    pub date_of_birth: Result<Patch<String>, Invalid>,
 }
 
 impl UpdateMe {
@@ -151,29 +152,40 @@ impl UpdateMe {
             "name",
             input
                 .name
-                .parse_text(|t| optional_text(Some(t), NAME_MAX_CHARS)),
+                .and_then(|name| name.parse_text(|t| optional_text(Some(t), NAME_MAX_CHARS))),
         );
-        let avatar = v.field("avatar", input.avatar.parse_text(|t| optional_url(Some(t))));
-        let profile = match input.profile {
-            Patch::Keep => Some(Patch::Keep),
-            Patch::Clear => Some(Patch::Clear),
-            Patch::Set(p) => {
+        let avatar = v.field(
+            "avatar",
+            input
+                .avatar
+                .and_then(|avatar| avatar.parse_text(|t| optional_url(Some(t)))),
+        );
+        let profile = match v.field("profile", input.profile) {
+            None => None,
+            Some(Patch::Keep) => Some(Patch::Keep),
+            Some(Patch::Clear) => Some(Patch::Clear),
+            Some(Patch::Set(p)) => {
                 let bio = v.field(
                     "profile.bio",
-                    p.bio.parse_text(|t| optional_text(Some(t), BIO_MAX_CHARS)),
+                    p.bio.and_then(|bio| {
+                        bio.parse_text(|t| optional(Some(t), BIO_MAX_CHARS, Lines::Multi))
+                    }),
                 );
                 let website = v.field(
                     "profile.website",
-                    p.website.parse_text(|t| optional_url(Some(t))),
+                    p.website
+                        .and_then(|website| website.parse_text(|t| optional_url(Some(t)))),
                 );
                 let location = v.field(
                     "profile.location",
-                    p.location
-                        .parse_text(|t| optional_text(Some(t), LOCATION_MAX_CHARS)),
+                    p.location.and_then(|location| {
+                        location.parse_text(|t| optional_text(Some(t), LOCATION_MAX_CHARS))
+                    }),
                 );
                 let date_of_birth = v.field(
                     "profile.dateOfBirth",
-                    p.date_of_birth.try_map(|d| date_of_birth(&d)),
+                    p.date_of_birth
+                        .and_then(|date| date.try_map(|d| date_of_birth(&d))),
                 );
                 match (bio, website, location, date_of_birth) {
                     (Some(bio), Some(website), Some(location), Some(date_of_birth)) => {
@@ -188,14 +200,15 @@ impl UpdateMe {
                 }
             }
         };
-        let (Some(name), Some(avatar), Some(profile)) = (name, avatar, profile) else {
-            return Err(v.into());
+        let parsed = match (name, avatar, profile) {
+            (Some(name), Some(avatar), Some(profile)) => Some(UpdateMe {
+                name,
+                avatar,
+                profile,
+            }),
+            _ => None,
         };
-        Ok(UpdateMe {
-            name,
-            avatar,
-            profile,
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 

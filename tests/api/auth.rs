@@ -284,7 +284,7 @@ async fn the_lock_ends_with_its_window_and_a_success_clears_the_count() {
     // The window started 901 s ago: it has passed.
     let long_ago = chrono::Utc::now() - chrono::Duration::seconds(901);
     app.execute(
-        "UPDATE login_failures SET window_started_at = $1",
+        "UPDATE attempt_budgets SET window_started_at = $1",
         [long_ago.into()],
     )
     .await;
@@ -294,7 +294,11 @@ async fn the_lock_ends_with_its_window_and_a_success_clears_the_count() {
         .assert_status(200);
 
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM login_failures", []).await,
+        app.count(
+            "SELECT COUNT(*) FROM attempt_budgets WHERE failures > 0",
+            []
+        )
+        .await,
         0
     );
     app.anonymous()
@@ -326,10 +330,85 @@ async fn concurrent_guesses_get_exactly_the_allowed_number_of_verdicts() {
     let locked = responses.iter().filter(|r| r.status == 429).count();
     assert_eq!((verdicts, locked), (5, 15));
     assert_eq!(
-        app.scalar::<i32>("SELECT failures FROM login_failures", [])
+        app.scalar::<i32>("SELECT failures FROM attempt_budgets", [])
             .await,
         Some(5)
     );
+}
+
+#[tokio::test]
+async fn fifty_concurrent_correct_logins_all_succeed_though_the_budget_is_five() {
+    let app = spawn_app_with(|config| config.login_max_failures = 5).await;
+    app.anonymous()
+        .register("ann@example.com", DEFAULT_PASSWORD)
+        .await
+        .assert_status(201);
+    let anonymous = app.anonymous();
+
+    let responses = join_all((0..50).map(|_| {
+        let anonymous = anonymous.clone();
+        async move { anonymous.login("ann@example.com", DEFAULT_PASSWORD).await }
+    }))
+    .await;
+
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status.as_u16()).collect();
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM refresh_tokens WHERE user_id = (SELECT id FROM users)",
+            []
+        )
+        .await,
+        50
+    );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_and_correct_logins_never_exceed_the_budget_of_verdicts() {
+    let app = spawn_app_with(|config| config.login_max_failures = 5).await;
+    app.anonymous()
+        .register("ann@example.com", DEFAULT_PASSWORD)
+        .await
+        .assert_status(201);
+    let anonymous = app.anonymous();
+
+    let responses = join_all((0..30).map(|i| {
+        let anonymous = anonymous.clone();
+        async move {
+            let password = if i % 3 == 0 {
+                DEFAULT_PASSWORD.to_owned()
+            } else {
+                format!("guess {i}")
+            };
+            (
+                i % 3 == 0,
+                anonymous.login("ann@example.com", &password).await,
+            )
+        }
+    }))
+    .await;
+
+    for (correct, response) in &responses {
+        let status = response.status.as_u16();
+        if *correct {
+            assert!(matches!(status, 200 | 429), "a correct login got {status}");
+        } else {
+            assert!(matches!(status, 401 | 429), "a guess got {status}");
+        }
+    }
+    // A correct password clears the count, so guesses after it start afresh; but between two
+    // successes no more than the budget of guesses is ever judged.
+    let successes = responses.iter().filter(|(_, r)| r.status == 200).count();
+    let verdicts = responses.iter().filter(|(_, r)| r.status == 401).count();
+    assert!(
+        verdicts <= 5 * (successes + 1),
+        "{verdicts} guesses judged, {successes} successes"
+    );
+    let failures = app
+        .scalar::<i32>("SELECT failures FROM attempt_budgets", [])
+        .await
+        .unwrap_or(0);
+    assert!((0..=5).contains(&failures), "{failures}");
 }
 
 #[tokio::test]

@@ -179,6 +179,80 @@ fn serve_stops_cleanly_on_sigterm() {
     assert!(logs.contains("shut down cleanly"), "{logs}");
 }
 
+/// A free port on 127.0.0.1 (free when this returns; the binary binds it next).
+fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.local_addr().unwrap().port()
+}
+
+/// `GET /health` over a plain socket: whether it answered 200.
+fn health_answers(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let request = b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n";
+    if stream.write_all(request).is_err() {
+        return false;
+    }
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    response.starts_with("HTTP/1.1 200")
+}
+
+/// The child's exit status, or `None` (after killing it) if it is still running after `limit`.
+fn wait_at_most(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = std::time::Instant::now();
+    while started.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_signal_right_after_the_first_health_answer_still_drains_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    for (round, signal) in ["INT", "TERM"].iter().cycle().take(12).enumerate() {
+        let port = free_port();
+        let mut child = command(&["serve"], dir.path())
+            .env("PORT", port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut up = false;
+        for _ in 0..400 {
+            if health_answers(port) {
+                up = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(up, "round {round}: the server answers /health");
+        Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        let status = wait_at_most(&mut child, Duration::from_secs(15));
+        assert_eq!(
+            status.and_then(|status| status.code()),
+            Some(0),
+            "round {round}: after SIG{signal} right after start-up: {status:?} (None: still running)"
+        );
+    }
+}
+
 #[tokio::test]
 async fn create_admin_creates_an_admin_who_can_log_in_and_promotes_an_existing_user() {
     let app = spawn_app().await;

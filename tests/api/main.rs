@@ -7,6 +7,7 @@ mod auth;
 mod blog;
 mod categories;
 mod cli;
+mod input;
 mod maintenance;
 mod openapi;
 mod operations;

@@ -13,7 +13,8 @@ async fn purging_removes_only_what_has_expired() {
     let long_ago = now - chrono::Duration::days(30);
     for (email, at) in [("old@example.com", long_ago), ("new@example.com", now)] {
         app.execute(
-            "INSERT INTO login_failures (email, failures, window_started_at) VALUES ($1, 1, $2)",
+            "INSERT INTO attempt_budgets (scope, subject, failures, window_started_at, in_flight) \
+             VALUES ('login', $1, 1, $2, 0)",
             [email.into(), at.into()],
         )
         .await;
@@ -44,13 +45,13 @@ async fn purging_removes_only_what_has_expired() {
     assert_eq!(
         purged,
         Purged {
-            login_failures: 1,
+            attempt_budgets: 1,
             idempotency_keys: 1,
             refresh_tokens: 1
         }
     );
     assert_eq!(
-        app.scalar::<String>("SELECT email FROM login_failures", [])
+        app.scalar::<String>("SELECT subject FROM attempt_budgets", [])
             .await
             .as_deref(),
         Some("new@example.com")

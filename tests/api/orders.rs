@@ -178,12 +178,13 @@ async fn unknown_and_archived_products_are_a_400_that_names_them_and_nothing_cha
     )
     .await;
     let user = app.user().await;
+    let unknown = uuid::Uuid::now_v7().to_string();
 
     let response = order(
         &user,
         vec![
             line(&available, 1),
-            json!({"productId": uuid::Uuid::now_v7(), "quantity": 1}),
+            json!({"productId": unknown, "quantity": 1}),
             line(&archived, 1),
         ],
     )
@@ -194,6 +195,14 @@ async fn unknown_and_archived_products_are_a_400_that_names_them_and_nothing_cha
         response.error_fields(),
         ["items[1].productId", "items[2].productId"]
     );
+    let details = &response.body["error"]["details"];
+    for (i, id) in [(0, unknown.as_str()), (1, archived["id"].as_str().unwrap())] {
+        let message = details[i]["message"].as_str().unwrap();
+        assert!(
+            message.contains(id),
+            "the detail names the product: {message}"
+        );
+    }
     assert_eq!(stock(&app, &available).await, 5);
     assert_eq!(stock(&app, &archived).await, 5);
     assert_eq!(app.count("SELECT COUNT(*) FROM orders", []).await, 0);

@@ -221,3 +221,91 @@ async fn a_limit_of_zero_turns_limiting_off() {
         assert_eq!(response.header("ratelimit-limit"), None);
     }
 }
+
+/// Reads HTTP/1.1 responses from `stream` until `count` have arrived or it closes, and returns
+/// their heads, lower-cased. Bodies are skipped by `Content-Length` (ours always carry one).
+async fn read_responses(stream: &mut tokio::net::TcpStream, count: usize) -> Vec<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = Vec::new();
+    let mut statuses = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    while statuses.len() < count {
+        let head_end = buffer.windows(4).position(|w| w == b"\r\n\r\n");
+        if let Some(end) = head_end {
+            let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            if buffer.len() >= end + 4 + length {
+                statuses.push(head.to_lowercase());
+                buffer.drain(..end + 4 + length);
+                continue;
+            }
+        }
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut chunk))
+            .await
+            .expect("the server answers within 5 s");
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+        }
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn an_early_refusal_before_the_body_arrives_keeps_the_connection_usable() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let id = uuid::Uuid::now_v7();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let body = br#"{"role": "ADMIN"}"#;
+    let head = format!(
+        "PATCH /api/v1/users/{id}/role HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+
+    // The head alone: the server refuses it (no token) before the body has arrived.
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    stream.write_all(body).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = format!("DELETE /api/v1/users/{id} HTTP/1.1\r\nhost: x\r\n\r\n");
+    let sent = stream.write_all(second.as_bytes()).await;
+
+    assert!(sent.is_ok(), "the connection is still open: {sent:?}");
+    let heads = read_responses(&mut stream, 2).await;
+    assert_eq!(heads.len(), 2, "both requests are answered: {heads:?}");
+    for head in &heads {
+        assert!(head.starts_with("http/1.1 401"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+    }
+}
+
+#[tokio::test]
+async fn an_early_refusal_of_a_large_unread_body_closes_the_connection_and_says_so() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = "POST /api/v1/orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+                content-length: 5000000\r\n\r\n";
+
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let heads = read_responses(&mut stream, 1).await;
+
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(heads[0].starts_with("http/1.1 401"), "{}", heads[0]);
+    assert!(
+        heads[0].contains("connection: close"),
+        "a client told to close does not reuse the connection: {}",
+        heads[0]
+    );
+}

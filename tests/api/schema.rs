@@ -13,7 +13,7 @@ const TABLES: &[&str] = &[
     "users",
     "user_profiles",
     "refresh_tokens",
-    "login_failures",
+    "attempt_budgets",
     "categories",
     "products",
     "reviews",
@@ -117,6 +117,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261124_000001_create_schema",
             "m20261124_000002_product_search",
             "m20261201_000003_review_aggregates",
+            "m20261202_000004_attempt_budgets",
         ]
     );
     db.close().await.unwrap();

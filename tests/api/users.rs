@@ -64,8 +64,9 @@ async fn updating_me_changes_only_what_is_sent_and_ignores_email_role_and_id() {
     assert_eq!(me["role"], "USER");
     assert_eq!(
         me["profile"],
-        json!({"bio": "Hello", "website": "https://ann.example", "location": "Oslo",
-               "dateOfBirth": "1990-02-03"})
+        json!({"bio": "Hello", "website": "https://ann.example/", "location": "Oslo",
+               "dateOfBirth": "1990-02-03"}),
+        "links are stored in normal form"
     );
     let id = id_value(&user.id);
     assert_eq!(

@@ -4,3 +4,4 @@ pub mod observe;
 pub mod rate_limit;
 pub mod request_id;
 pub mod responses;
+pub mod unread_body;

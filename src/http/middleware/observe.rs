@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::{request_id, responses};
+use super::{request_id, responses, unread_body};
 use crate::error::ErrorCause;
 
 /// Routes that load balancers and scrapers poll; logged at debug so they do not drown the log.
@@ -31,7 +31,11 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
         method = %method
     );
 
+    let kept = unread_body::keep(request.body_mut());
     let mut response = next.run(request).instrument(span.clone()).await;
+    if let Some(kept) = kept {
+        unread_body::finish(kept, &mut response).await;
+    }
     response
         .headers_mut()
         .insert(request_id::X_REQUEST_ID.clone(), id);

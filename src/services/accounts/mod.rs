@@ -16,15 +16,15 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use self::lockout::LockoutPolicy;
+pub use self::lockout::{Attempt, Budget, LockoutPolicy};
 pub use self::passwords::{Passwords, Verified};
 pub use self::tokens::{AccessTokens, Claims};
 use crate::config::Config;
 use crate::db::entities::{refresh_tokens, user_profiles, users};
 use crate::db::{self, Db, queue};
 use crate::domain::{
-    Actor, Email, FieldError, Password, RefreshTokenId, Role, TokenFamilyId, UserId, Validation,
-    optional_text,
+    Actor, Email, FieldError, Input, Invalid, Password, RefreshTokenId, Role, TokenFamilyId,
+    UserId, Validation, optional_text,
 };
 use crate::error::AppError;
 use crate::services::users::{NAME_MAX_CHARS, User, find as find_user, optional_url};
@@ -43,10 +43,7 @@ impl Auth {
             passwords: Passwords::new(),
             access_tokens: AccessTokens::new(&config.jwt_secret, config.access_token_ttl),
             refresh_ttl: config.refresh_token_ttl,
-            lockout: LockoutPolicy {
-                max_failures: config.login_max_failures,
-                window: config.login_lockout,
-            },
+            lockout: LockoutPolicy::new(config.login_max_failures, config.login_lockout),
         }
     }
 }
@@ -64,27 +61,28 @@ impl Register {
     /// Checks every field at once: `email` valid, `password` 8..=128 characters, `name` at most
     /// 100 characters, `avatar` an http(s) URL. Blank optional fields mean "none".
     pub fn parse(
-        email: &str,
-        password: String,
-        name: Option<&str>,
-        avatar: Option<&str>,
+        email: Input<&str>,
+        password: Input<String>,
+        name: Input<&str>,
+        avatar: Input<&str>,
     ) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let email = v.field("email", Email::parse(email));
-        let password = v.field("password", Password::parse(password));
-        let name = v.field("name", optional_text(name, NAME_MAX_CHARS));
-        let avatar = v.field("avatar", optional_url(avatar));
-        let (Some(email), Some(password), Some(name), Some(avatar)) =
-            (email, password, name, avatar)
-        else {
-            return Err(v.into());
+        let email = v.required("email", email, Email::parse);
+        let password = v.required("password", password, Password::parse);
+        let name = v.optional("name", name, |name| {
+            optional_text(Some(name), NAME_MAX_CHARS)
+        });
+        let avatar = v.optional("avatar", avatar, |avatar| optional_url(Some(avatar)));
+        let parsed = match (email, password, name, avatar) {
+            (Some(email), Some(password), Some(name), Some(avatar)) => Some(Register {
+                email,
+                password,
+                name: name.flatten(),
+                avatar: avatar.flatten(),
+            }),
+            _ => None,
         };
-        Ok(Register {
-            email,
-            password,
-            name,
-            avatar,
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 
@@ -126,12 +124,41 @@ pub async fn register(db: &Db, auth: &Auth, cmd: Register) -> Result<User, AppEr
     Ok(User::from_models(user, None))
 }
 
-/// `POST /auth/login`, as sent: the email is only normalised, never validated, because a
-/// malformed email must get the same answer as a wrong password.
+/// `POST /auth/login`, checked only for presence and length: the email is not validated here,
+/// because an email that cannot be an account must get the same answer as a wrong password.
 #[derive(Debug)]
 pub struct Login {
     pub email: String,
     pub password: SecretString,
+}
+
+impl Login {
+    pub fn parse(email: Input<String>, password: Input<SecretString>) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let email = v.required("email", email, Ok);
+        let password = v.required("password", password, current_password);
+        let parsed = match (email, password) {
+            (Some(email), Some(password)) => Some(Login { email, password }),
+            _ => None,
+        };
+        Ok(v.finish(parsed)?)
+    }
+}
+
+/// A password being checked, not set: any length a password can have. A longer one is refused
+/// before it is hashed, since hashing megabytes costs every other login its turn.
+pub fn current_password(password: SecretString) -> Result<SecretString, Invalid> {
+    let chars = password.expose_secret().chars().count();
+    if chars == 0 {
+        return Err(Invalid::new("must not be empty"));
+    }
+    if chars > crate::domain::PASSWORD_MAX_CHARS {
+        return Err(Invalid::new(format!(
+            "must be at most {} characters",
+            crate::domain::PASSWORD_MAX_CHARS
+        )));
+    }
+    Ok(password)
 }
 
 /// A successful login or refresh: a short-lived access token and the next refresh token.
@@ -157,8 +184,14 @@ pub struct Session {
 /// Checks the password (a dummy hash stands in for an unknown email, so both take as long and
 /// answer the same) within the email's lockout budget, then starts a new refresh-token family.
 pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError> {
-    let email = cmd.email.trim().to_lowercase();
-    auth.lockout.reserve_attempt(db, &email).await?;
+    // No account has an email that does not parse: answer without a write or a hash.
+    let Ok(email) = Email::parse(&cmd.email) else {
+        return Err(AppError::InvalidCredentials);
+    };
+    let attempt = auth
+        .lockout
+        .begin(db, &Budget::Login(email.as_str().to_owned()))
+        .await?;
     // With the profile, so the session's user needs no second query.
     let found = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
@@ -175,11 +208,14 @@ pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError
         .await?;
     let ((user, profile), rehash) = match (found, verified) {
         (Some(found), Verified::Yes { rehash }) => (found, rehash),
-        _ => return Err(AppError::InvalidCredentials),
+        _ => {
+            auth.lockout.failed(db, attempt).await?;
+            return Err(AppError::InvalidCredentials);
+        }
     };
 
     let txn = db.begin_write().await?;
-    auth.lockout.clear(&txn, &email).await?;
+    auth.lockout.succeeded(&txn, attempt).await?;
     if let Some(rehash) = rehash {
         users::Entity::update_many()
             .col_expr(users::Column::PasswordHash, Expr::value(rehash))
@@ -308,36 +344,58 @@ async fn revoke_where(
     Ok(())
 }
 
-/// Changes the password after checking the current one (within the same lockout budget as
-/// logins, so a stolen access token cannot be used to guess it), signs the user out
-/// everywhere, and queues the notification mail.
+/// `PUT /users/me/password`, checked: the current password within the length any password
+/// has, the new one within the rules for new passwords.
+#[derive(Debug)]
+pub struct ChangePassword {
+    pub current: SecretString,
+    pub new: Password,
+}
+
+impl ChangePassword {
+    pub fn parse(current: Input<SecretString>, new: Input<String>) -> Result<Self, AppError> {
+        let mut v = Validation::default();
+        let current = v.required("currentPassword", current, current_password);
+        let new = v.required("newPassword", new, Password::parse);
+        let parsed = match (current, new) {
+            (Some(current), Some(new)) => Some(ChangePassword { current, new }),
+            _ => None,
+        };
+        Ok(v.finish(parsed)?)
+    }
+}
+
+/// Changes the password after checking the current one, signs the user out everywhere, and
+/// queues the notification mail. The check has a budget of its own, keyed by the user rather
+/// than the email, so a stolen access token cannot be used to guess the password and someone
+/// locking the email out of logins cannot lock its owner's session out of this.
 pub async fn change_password(
     db: &Db,
     auth: &Auth,
     actor: &Actor,
-    current: SecretString,
-    new: Password,
+    cmd: ChangePassword,
 ) -> Result<(), AppError> {
     let user = users::Entity::find_by_id(actor.id)
         .filter(users::Column::DeletedAt.is_null())
         .one(db)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    auth.lockout.reserve_attempt(db, &user.email).await?;
+    let attempt = auth.lockout.begin(db, &Budget::Password(actor.id)).await?;
     let verified = auth
         .passwords
-        .verify(current.expose_secret(), Some(&user.password_hash))
+        .verify(cmd.current.expose_secret(), Some(&user.password_hash))
         .await?;
     if verified == Verified::No {
+        auth.lockout.failed(db, attempt).await?;
         return Err(AppError::Validation(vec![FieldError::new(
             "currentPassword",
             "is incorrect",
         )]));
     }
-    let hash = auth.passwords.hash(new.expose()).await?;
+    let hash = auth.passwords.hash(cmd.new.expose()).await?;
 
     let txn = db.begin_write().await?;
-    auth.lockout.clear(&txn, &user.email).await?;
+    auth.lockout.succeeded(&txn, attempt).await?;
     users::Entity::update_many()
         .col_expr(users::Column::PasswordHash, Expr::value(hash))
         .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
@@ -385,6 +443,7 @@ pub async fn create_admin(
 ) -> Result<User, AppError> {
     let hash = auth.passwords.hash(password.expose()).await?;
     let now = db::now();
+    let email_key = email.as_str().to_owned();
     let txn = db.begin_write().await?;
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(email.as_str()))
@@ -425,9 +484,18 @@ pub async fn create_admin(
             id
         }
     };
+    // An operator resetting an account means it to be usable at once.
+    auth.lockout.unlock(&txn, &Budget::Login(email_key)).await?;
     let user = find_user(&txn, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the admin just written is missing"))?;
     txn.commit().await?;
     Ok(user)
+}
+
+/// `ecommerce-api unlock`: ends the login lockout of an email at once (also when there is none).
+pub async fn unlock(db: &Db, auth: &Auth, email: &Email) -> Result<(), AppError> {
+    auth.lockout
+        .unlock(db.writer(), &Budget::Login(email.as_str().to_owned()))
+        .await
 }

@@ -10,7 +10,7 @@ use super::can_see;
 use super::posts::find_visible;
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, CommentId, Invalid, PageRequest, Pagination, PostId, UserId, bounded_text,
+    Actor, CommentId, Invalid, Lines, PageRequest, Pagination, PostId, UserId, text,
 };
 use crate::error::AppError;
 use crate::services::users::Author;
@@ -28,9 +28,9 @@ pub struct Comment {
 
 const CONTENT_MAX_CHARS: usize = 10_000;
 
-/// A comment's text: 1 to 10,000 characters.
+/// A comment's text: 1 to 10,000 characters; may span lines.
 pub fn content(raw: &str) -> Result<String, Invalid> {
-    bounded_text(raw, CONTENT_MAX_CHARS)
+    text(raw, CONTENT_MAX_CHARS, Lines::Multi)
 }
 
 const SELECT: &str = "SELECT c.id, c.post_id, c.content, c.author_id, u.name AS author_name, \

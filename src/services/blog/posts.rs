@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 use super::can_see;
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, Invalid, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation, bounded_text,
-    non_blank,
+    Actor, Input, Invalid, Lines, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation,
+    bounded_text, non_blank, optional, text,
 };
 use crate::error::AppError;
 use crate::services::users::Author;
@@ -51,14 +51,40 @@ const MAX_TAGS: usize = 10;
 /// Attempts at a free slug before giving up; only reached under a storm of equal titles.
 const SLUG_ATTEMPTS: u32 = 50;
 
-/// Tag names as stored: trimmed, lower-case, distinct, sorted.
-fn tags(raw: &[String]) -> Result<BTreeSet<String>, Invalid> {
-    if raw.len() > MAX_TAGS {
-        return Err(Invalid::new(format!("must list at most {MAX_TAGS} tags")));
+/// A tag name as stored: trimmed and lower-cased, then checked, so that a name that grows when
+/// lower-cased (`İ` becomes two characters) is measured as it will be stored.
+pub fn tag_name(raw: &str) -> Result<String, Invalid> {
+    let lowered = raw.to_lowercase();
+    bounded_text(&lowered, TAG_MAX_CHARS)
+}
+
+/// Tag names as stored: distinct and sorted; each failing one named by its index.
+fn tags(v: &mut Validation, raw: Input<Vec<Input<&str>>>) -> Option<Option<BTreeSet<String>>> {
+    let raw = v.optional("tags", raw, |tags| {
+        if tags.len() > MAX_TAGS {
+            return Err(Invalid::new(format!("must list at most {MAX_TAGS} tags")));
+        }
+        Ok(tags)
+    })?;
+    let Some(raw) = raw else {
+        return Some(None);
+    };
+    let mut names = BTreeSet::new();
+    let mut ok = true;
+    for (i, tag) in raw.into_iter().enumerate() {
+        match v.required(&format!("tags[{i}]"), tag, tag_name) {
+            Some(name) => {
+                names.insert(name);
+            }
+            None => ok = false,
+        }
     }
-    raw.iter()
-        .map(|tag| bounded_text(tag, TAG_MAX_CHARS).map(|tag| tag.to_lowercase()))
-        .collect()
+    ok.then_some(Some(names))
+}
+
+/// A post's content: 1 to 100,000 characters; may span lines.
+fn content(raw: &str) -> Result<String, Invalid> {
+    text(raw, CONTENT_MAX_CHARS, Lines::Multi)
 }
 
 /// `POST /posts`, checked.
@@ -73,33 +99,32 @@ pub struct NewPost {
 
 impl NewPost {
     pub fn parse(
-        title: &str,
-        content: &str,
-        tag_names: Option<&[String]>,
-        published: Option<bool>,
+        title: Input<&str>,
+        content: Input<&str>,
+        tag_names: Input<Vec<Input<&str>>>,
+        published: Input<bool>,
     ) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let title = v.field("title", bounded_text(title, TITLE_MAX_CHARS));
-        let slug = title.as_deref().and_then(|title| {
-            v.field(
-                "title",
-                Slug::from_text(title)
-                    .ok_or_else(|| Invalid::new("must contain a letter or a digit")),
-            )
+        let title = v.required("title", title, |title| {
+            let title = bounded_text(title, TITLE_MAX_CHARS)?;
+            let slug = Slug::from_text(&title)
+                .ok_or_else(|| Invalid::new("must contain a letter or a digit"))?;
+            Ok((title, slug))
         });
-        let content = v.field("content", bounded_text(content, CONTENT_MAX_CHARS));
-        let tags = v.field("tags", tags(tag_names.unwrap_or_default()));
-        let (Some(title), Some(slug), Some(content), Some(tags)) = (title, slug, content, tags)
-        else {
-            return Err(v.into());
+        let content = v.required("content", content, self::content);
+        let tags = tags(&mut v, tag_names);
+        let published = v.optional("published", published, Ok);
+        let parsed = match (title, content, tags, published) {
+            (Some((title, slug)), Some(content), Some(tags), Some(published)) => Some(NewPost {
+                title,
+                slug,
+                content,
+                tags: tags.unwrap_or_default(),
+                published: published.unwrap_or(false),
+            }),
+            _ => None,
         };
-        Ok(NewPost {
-            title,
-            slug,
-            content,
-            tags,
-            published: published.unwrap_or(false),
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 
@@ -114,32 +139,26 @@ pub struct PostUpdate {
 
 impl PostUpdate {
     pub fn parse(
-        title: Option<&str>,
-        content: Option<&str>,
-        tag_names: Option<&[String]>,
-        published: Option<bool>,
+        title: Input<&str>,
+        content: Input<&str>,
+        tag_names: Input<Vec<Input<&str>>>,
+        published: Input<bool>,
     ) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let title = v.field(
-            "title",
-            title.map(|t| bounded_text(t, TITLE_MAX_CHARS)).transpose(),
-        );
-        let content = v.field(
-            "content",
-            content
-                .map(|c| bounded_text(c, CONTENT_MAX_CHARS))
-                .transpose(),
-        );
-        let tags = v.field("tags", tag_names.map(tags).transpose());
-        let (Some(title), Some(content), Some(tags)) = (title, content, tags) else {
-            return Err(v.into());
+        let title = v.optional("title", title, |t| bounded_text(t, TITLE_MAX_CHARS));
+        let content = v.optional("content", content, self::content);
+        let tags = tags(&mut v, tag_names);
+        let published = v.optional("published", published, Ok);
+        let parsed = match (title, content, tags, published) {
+            (Some(title), Some(content), Some(tags), Some(published)) => Some(PostUpdate {
+                title,
+                content,
+                tags,
+                published,
+            }),
+            _ => None,
         };
-        Ok(PostUpdate {
-            title,
-            content,
-            tags,
-            published,
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 
@@ -198,6 +217,10 @@ async fn with_tags(db: &impl ConnectionTrait, rows: &[QueryResult]) -> Result<Ve
 
 /// The post with this slug, whoever may see it.
 async fn find(db: &impl ConnectionTrait, slug: &str) -> Result<Option<Post>, AppError> {
+    // Every lookup by slug comes here: one that no post can have needs no query.
+    if !Slug::is_well_formed(slug) {
+        return Ok(None);
+    }
     let rows = db
         .query_all_raw(db::sql(
             db,
@@ -234,12 +257,20 @@ pub struct PostQuery {
 
 impl PostQuery {
     pub fn parse(v: &mut Validation, tag: Option<&str>, author: Option<&str>) -> Option<Self> {
+        let tag = v.field("tag", tag.map(tag_name_filter).transpose());
         let author = v.field("author", non_blank(author).map(UserId::parse).transpose());
         Some(PostQuery {
-            tag: non_blank(tag).map(str::to_lowercase),
+            tag: tag?.flatten(),
             author: author?,
         })
     }
+}
+
+/// The `tag` filter: a tag name, or blank for none.
+fn tag_name_filter(raw: &str) -> Result<Option<String>, Invalid> {
+    optional(Some(raw), TAG_MAX_CHARS, Lines::Single)?
+        .map(|tag| tag_name(&tag))
+        .transpose()
 }
 
 /// Published posts, newest first: three queries whatever the page size (count, the page with

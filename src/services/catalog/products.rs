@@ -7,12 +7,13 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, QueryResult, Value};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params, money, search};
 use crate::domain::{
-    CategoryId, Cursor, FieldError, Invalid, Money, Patch, ProductId, Validation, bounded_text,
-    non_blank, optional_text,
+    CategoryId, Cursor, FieldError, Input, Invalid, Lines, Money, Patch, ProductId, Validation,
+    bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
 
@@ -248,13 +249,16 @@ pub async fn search(
 
 const NAME_MAX_CHARS: usize = 200;
 const DESCRIPTION_MAX_CHARS: usize = 10_000;
+/// The most stock an admin may set. Below `i32::MAX`, so that units returned by cancelled
+/// orders always fit the column.
+pub const MAX_STOCK: i64 = 1_000_000_000;
 
-/// Stock as sent: a whole number from 0 to 2³¹−1.
-fn stock(value: &serde_json::Value) -> Result<i32, Invalid> {
-    value
-        .as_u64()
-        .and_then(|n| i32::try_from(n).ok())
-        .ok_or_else(|| Invalid::new("must be a whole number of at least 0"))
+/// Stock as sent: a whole number from 0 to [`MAX_STOCK`].
+fn stock(value: i64) -> Result<i32, Invalid> {
+    i32::try_from(value)
+        .ok()
+        .filter(|n| (0..=MAX_STOCK).contains(&i64::from(*n)))
+        .ok_or_else(|| Invalid::new(format!("must be a whole number from 0 to {MAX_STOCK}")))
 }
 
 /// `POST /products`, checked.
@@ -269,36 +273,35 @@ pub struct NewProduct {
 
 impl NewProduct {
     pub fn parse(
-        name: &str,
-        description: Option<&str>,
-        price: &serde_json::Value,
-        in_stock: Option<&serde_json::Value>,
-        category: Option<&str>,
+        name: Input<&str>,
+        description: Input<&str>,
+        price: Input<&RawValue>,
+        in_stock: Input<i64>,
+        category: Input<&str>,
     ) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let name = v.field("name", bounded_text(name, NAME_MAX_CHARS));
-        let description = v.field(
-            "description",
-            optional_text(description, DESCRIPTION_MAX_CHARS),
-        );
-        let price = v.field("price", Money::parse_json(price));
-        let in_stock = v.field("inStock", in_stock.map(stock).transpose());
-        let category = v.field(
-            "categoryId",
-            non_blank(category).map(CategoryId::parse).transpose(),
-        );
-        let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
-            (name, description, price, in_stock, category)
-        else {
-            return Err(v.into());
+        let name = v.required("name", name, |name| bounded_text(name, NAME_MAX_CHARS));
+        let description = v.optional("description", description, |text| {
+            optional(Some(text), DESCRIPTION_MAX_CHARS, Lines::Multi)
+        });
+        let price = v.required("price", price, Money::parse_json);
+        let in_stock = v.optional("inStock", in_stock, stock);
+        let category = v.optional("categoryId", category, |raw| {
+            non_blank(Some(raw)).map(CategoryId::parse).transpose()
+        });
+        let parsed = match (name, description, price, in_stock, category) {
+            (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) => {
+                Some(NewProduct {
+                    name,
+                    description: description.flatten(),
+                    price,
+                    in_stock: in_stock.unwrap_or(0),
+                    category: category.flatten(),
+                })
+            }
+            _ => None,
         };
-        Ok(NewProduct {
-            name,
-            description,
-            price,
-            in_stock: in_stock.unwrap_or(0),
-            category,
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 
@@ -351,40 +354,40 @@ pub struct ProductUpdate {
 
 impl ProductUpdate {
     pub fn parse(
-        name: Option<&str>,
-        description: Patch<String>,
-        price: Option<&serde_json::Value>,
-        in_stock: Option<&serde_json::Value>,
-        category: Patch<String>,
+        name: Input<&str>,
+        description: Result<Patch<String>, Invalid>,
+        price: Input<&RawValue>,
+        in_stock: Input<i64>,
+        category: Result<Patch<String>, Invalid>,
     ) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let name = v.field(
-            "name",
-            name.map(|name| bounded_text(name, NAME_MAX_CHARS))
-                .transpose(),
-        );
+        let name = v.optional("name", name, |name| bounded_text(name, NAME_MAX_CHARS));
         let description = v.field(
             "description",
-            description.parse_text(|text| optional_text(Some(text), DESCRIPTION_MAX_CHARS)),
+            description.and_then(|description| {
+                description
+                    .parse_text(|text| optional(Some(text), DESCRIPTION_MAX_CHARS, Lines::Multi))
+            }),
         );
-        let price = v.field("price", price.map(Money::parse_json).transpose());
-        let in_stock = v.field("inStock", in_stock.map(stock).transpose());
+        let price = v.optional("price", price, Money::parse_json);
+        let in_stock = v.optional("inStock", in_stock, stock);
         let category = v.field(
             "categoryId",
-            category.try_map(|raw| CategoryId::parse(&raw)),
+            category.and_then(|category| category.try_map(|raw| CategoryId::parse(&raw))),
         );
-        let (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) =
-            (name, description, price, in_stock, category)
-        else {
-            return Err(v.into());
+        let parsed = match (name, description, price, in_stock, category) {
+            (Some(name), Some(description), Some(price), Some(in_stock), Some(category)) => {
+                Some(ProductUpdate {
+                    name,
+                    description,
+                    price,
+                    in_stock,
+                    category,
+                })
+            }
+            _ => None,
         };
-        Ok(ProductUpdate {
-            name,
-            description,
-            price,
-            in_stock,
-            category,
-        })
+        Ok(v.finish(parsed)?)
     }
 }
 
@@ -473,27 +476,34 @@ pub struct PriceChanges(Vec<(ProductId, Money)>);
 /// One entry of a price batch as sent.
 #[derive(Debug)]
 pub struct PriceChangeInput<'a> {
-    pub id: &'a str,
-    pub price: &'a serde_json::Value,
+    pub id: Input<&'a str>,
+    pub price: Input<&'a RawValue>,
 }
 
 impl PriceChanges {
-    pub fn parse(updates: &[PriceChangeInput<'_>]) -> Result<Self, AppError> {
+    pub fn parse(updates: Input<Vec<Input<PriceChangeInput<'_>>>>) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        if updates.is_empty() || updates.len() > MAX_PRICE_UPDATES {
-            v.fail(
-                "updates",
-                format!("must list 1 to {MAX_PRICE_UPDATES} price changes"),
-            );
+        let Some(updates) = v.required("updates", updates, |updates| {
+            if updates.is_empty() || updates.len() > MAX_PRICE_UPDATES {
+                return Err(Invalid::new(format!(
+                    "must list 1 to {MAX_PRICE_UPDATES} price changes"
+                )));
+            }
+            Ok(updates)
+        }) else {
             return Err(v.into());
-        }
+        };
         let mut changes = Vec::with_capacity(updates.len());
         let mut seen = std::collections::HashSet::new();
-        for (i, update) in updates.iter().enumerate() {
-            let id = v.field(&format!("updates[{i}].id"), ProductId::parse(update.id));
-            let price = v.field(
+        for (i, update) in updates.into_iter().enumerate() {
+            let Some(update) = v.required(&format!("updates[{i}]"), update, Ok) else {
+                continue;
+            };
+            let id = v.required(&format!("updates[{i}].id"), update.id, ProductId::parse);
+            let price = v.required(
                 &format!("updates[{i}].price"),
-                Money::parse_json(update.price),
+                update.price,
+                Money::parse_json,
             );
             if let Some(id) = id
                 && !seen.insert(id)
@@ -504,10 +514,7 @@ impl PriceChanges {
                 changes.push((id, price));
             }
         }
-        if !v.is_ok() {
-            return Err(v.into());
-        }
-        Ok(PriceChanges(changes))
+        Ok(v.finish(Some(PriceChanges(changes)))?)
     }
 }
 

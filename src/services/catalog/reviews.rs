@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, Invalid, PageRequest, Pagination, ProductId, ReviewId, Validation, optional_text,
+    Actor, Input, Invalid, Lines, PageRequest, Pagination, ProductId, ReviewId, Validation,
+    optional,
 };
 use crate::error::AppError;
 use crate::services::users::Author;
@@ -34,21 +35,25 @@ pub struct NewReview {
 }
 
 impl NewReview {
-    pub fn parse(rating: &serde_json::Value, comment: Option<&str>) -> Result<Self, AppError> {
+    pub fn parse(rating: Input<i64>, comment: Input<&str>) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        let rating = v.field(
-            "rating",
-            rating
-                .as_i64()
+        let rating = v.required("rating", rating, |rating| {
+            i16::try_from(rating)
+                .ok()
                 .filter(|r| (1..=5).contains(r))
-                .and_then(|r| i16::try_from(r).ok())
-                .ok_or_else(|| Invalid::new("must be a whole number from 1 to 5")),
-        );
-        let comment = v.field("comment", optional_text(comment, COMMENT_MAX_CHARS));
-        let (Some(rating), Some(comment)) = (rating, comment) else {
-            return Err(v.into());
+                .ok_or_else(|| Invalid::new("must be a whole number from 1 to 5"))
+        });
+        let comment = v.optional("comment", comment, |text| {
+            optional(Some(text), COMMENT_MAX_CHARS, Lines::Multi)
+        });
+        let parsed = match (rating, comment) {
+            (Some(rating), Some(comment)) => Some(NewReview {
+                rating,
+                comment: comment.flatten(),
+            }),
+            _ => None,
         };
-        Ok(NewReview { rating, comment })
+        Ok(v.finish(parsed)?)
     }
 }
 

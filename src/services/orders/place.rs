@@ -18,13 +18,13 @@ use sha2::{Digest, Sha256};
 use super::{EVENT_PLACED, Order, OrderItem, record_event};
 use crate::db::{self, Db, Params, money};
 use crate::domain::{
-    Actor, FieldError, Invalid, Money, OrderId, OrderStatus, ProductId, Validation,
+    Actor, FieldError, Input, Invalid, Money, OrderId, OrderStatus, ProductId, Validation,
 };
 use crate::error::AppError;
 
 /// At most this many lines per order, and units per line.
 const MAX_LINES: usize = 100;
-const MAX_QUANTITY: u64 = 10_000;
+const MAX_QUANTITY: u32 = 10_000;
 /// How long a key and its stored response are kept.
 pub const IDEMPOTENCY_KEY_LIFETIME: chrono::Duration = chrono::Duration::hours(24);
 /// Attempts when SQLite reports the database busy despite its busy timeout.
@@ -33,8 +33,8 @@ const BUSY_ATTEMPTS: u32 = 3;
 /// One line of `POST /orders` as sent.
 #[derive(Debug)]
 pub struct OrderLine<'a> {
-    pub product_id: &'a str,
-    pub quantity: &'a serde_json::Value,
+    pub product_id: Input<&'a str>,
+    pub quantity: Input<i64>,
 }
 
 /// `POST /orders`, checked: 1 to 100 lines, distinct products, 1 to 10,000 units each. Prices
@@ -45,29 +45,35 @@ pub struct PlaceOrder {
 }
 
 impl PlaceOrder {
-    pub fn parse(lines: &[OrderLine<'_>]) -> Result<Self, AppError> {
+    pub fn parse(items: Input<Vec<Input<OrderLine<'_>>>>) -> Result<Self, AppError> {
         let mut v = Validation::default();
-        if lines.is_empty() || lines.len() > MAX_LINES {
-            v.fail("items", format!("must list 1 to {MAX_LINES} products"));
+        let Some(lines) = v.required("items", items, |lines| {
+            if lines.is_empty() || lines.len() > MAX_LINES {
+                return Err(Invalid::new(format!("must list 1 to {MAX_LINES} products")));
+            }
+            Ok(lines)
+        }) else {
             return Err(v.into());
-        }
+        };
         let mut parsed = Vec::with_capacity(lines.len());
         let mut seen = HashSet::new();
-        for (i, line) in lines.iter().enumerate() {
-            let product = v.field(
+        for (i, line) in lines.into_iter().enumerate() {
+            let Some(line) = v.required(&format!("items[{i}]"), line, Ok) else {
+                continue;
+            };
+            let product = v.required(
                 &format!("items[{i}].productId"),
-                ProductId::parse(line.product_id),
+                line.product_id,
+                ProductId::parse,
             );
-            let quantity = v.field(
-                &format!("items[{i}].quantity"),
-                line.quantity
-                    .as_u64()
+            let quantity = v.required(&format!("items[{i}].quantity"), line.quantity, |q| {
+                u32::try_from(q)
+                    .ok()
                     .filter(|q| (1..=MAX_QUANTITY).contains(q))
-                    .and_then(|q| u32::try_from(q).ok())
                     .ok_or_else(|| {
                         Invalid::new(format!("must be a whole number from 1 to {MAX_QUANTITY}"))
-                    }),
-            );
+                    })
+            });
             if let Some(product) = product
                 && !seen.insert(product)
             {
@@ -80,10 +86,7 @@ impl PlaceOrder {
                 parsed.push((product, quantity));
             }
         }
-        if !v.is_ok() {
-            return Err(v.into());
-        }
-        Ok(PlaceOrder { lines: parsed })
+        Ok(v.finish(Some(PlaceOrder { lines: parsed }))?)
     }
 
     /// What makes two requests "the same" for an idempotency key: the lines, in any order.
@@ -395,7 +398,7 @@ async fn explain_unserved(
         match row {
             None => unknown.push(FieldError::new(
                 format!("items[{i}].productId"),
-                "does not name a product for sale",
+                format!("product {product} does not exist or is not for sale"),
             )),
             Some(row) => {
                 let left: i32 = row.try_get("", "in_stock")?;
@@ -411,4 +414,43 @@ async fn explain_unserved(
     } else {
         AppError::Validation(unknown)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_key_is_visible_ascii_of_1_to_255_bytes_or_refused(raw in any::<String>()) {
+            let accepted = IdempotencyKey::parse(&raw).is_ok();
+            let visible = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+            prop_assert_eq!(accepted, visible);
+        }
+
+        #[test]
+        fn uuids_are_keys(id in any::<u128>()) {
+            let key = uuid::Uuid::from_u128(id).to_string();
+            prop_assert_eq!(IdempotencyKey::parse(&key), Ok(IdempotencyKey(key.clone())));
+        }
+
+        #[test]
+        fn the_fingerprint_ignores_line_order(a in any::<u128>(), b in any::<u128>(), qa in 1_i64..10_000, qb in 1_i64..10_000) {
+            prop_assume!(a != b);
+            let (a, b) = (uuid::Uuid::from_u128(a).to_string(), uuid::Uuid::from_u128(b).to_string());
+            let order = |first: (&str, i64), second: (&str, i64)| {
+                PlaceOrder::parse(Ok(Some(vec![
+                    Ok(Some(OrderLine { product_id: Ok(Some(first.0)), quantity: Ok(Some(first.1)) })),
+                    Ok(Some(OrderLine { product_id: Ok(Some(second.0)), quantity: Ok(Some(second.1)) })),
+                ])))
+                .unwrap()
+            };
+            prop_assert_eq!(
+                order((&a, qa), (&b, qb)).fingerprint(),
+                order((&b, qb), (&a, qa)).fingerprint()
+            );
+        }
+    }
 }
