@@ -30,8 +30,6 @@ use crate::http::middleware::{observe, request_id, responses};
 use crate::http::{self, docs};
 use crate::services::accounts::Auth;
 
-/// Requests whose body is larger are refused with 413 before a handler sees them.
-pub const BODY_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 /// A request still running after this is answered 503, so a stuck query cannot pin a worker.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired lockout windows, idempotency keys and refresh tokens are purged.
@@ -109,12 +107,16 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
         config.rate_limit_max,
         config.rate_limit_window,
         config.trust_proxy,
+        config.trusted_proxy_hops,
     );
 
     // Outermost first. The request id wraps everything so even a rejection carries it; the
     // envelope sits inside compression so it never rewrites an encoded body.
+    // The panic catcher sits just inside `observe`, so a panic anywhere below (the rate
+    // limiter included) is still a 500 envelope with a request id, not a dropped connection.
     let stack = ServiceBuilder::new()
         .layer(from_fn(observe::around_request))
+        .layer(CatchPanicLayer::custom(responses::panic_response))
         .layer(cors)
         .layer(CompressionLayer::new())
         .layer(map_response(responses::error_envelope))
@@ -123,8 +125,7 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
-        .layer(CatchPanicLayer::custom(responses::panic_response))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES));
+        .layer(DefaultBodyLimit::max(http::body_limits::DEFAULT));
 
     routes
         .route_layer(from_fn(observe::expose_matched_path))
@@ -174,7 +175,8 @@ impl Application {
         let Application { listener, state } = self;
         let db = state.db.clone();
         let purger = tokio::spawn(purge_periodically(state.clone()));
-        let served = serve(listener, router(state), shutdown).await;
+        let limits = state.config.connections;
+        let served = crate::server::serve(listener, router(state), limits, shutdown).await;
         purger.abort();
         served?;
         db.close().await.context("cannot close the database pool")?;
@@ -192,20 +194,6 @@ async fn purge_periodically(state: AppState) {
             Err(error) => tracing::warn!(error = %error, "purging expired rows failed"),
         }
     }
-}
-
-async fn serve(
-    listener: TcpListener,
-    app: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("the HTTP server failed")
 }
 
 /// A future that completes on SIGINT (Ctrl-C) or SIGTERM (what orchestrators send).
@@ -307,8 +295,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_over_10_mb_is_a_413_envelope() {
-        let mut big = vec![b' '; BODY_LIMIT_BYTES + 1];
+    async fn a_body_over_the_limit_is_a_413_envelope() {
+        let mut big = vec![b' '; http::body_limits::DEFAULT + 1];
         big[0] = b'1';
         let (response, body) = send(post_echo("application/json", big)).await;
         assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -376,7 +364,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(serve(listener, app, async {
+        let limits = Config::for_database("sqlite::memory:").connections;
+        let server = tokio::spawn(crate::server::serve(listener, app, limits, async {
             let _ = stop_rx.await;
         }));
 

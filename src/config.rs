@@ -6,6 +6,8 @@ use std::time::Duration;
 use axum::http::HeaderValue;
 use secrecy::SecretString;
 
+pub use crate::server::ConnectionLimits;
+
 /// Where the process runs; production tightens defaults that are convenient locally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -44,6 +46,12 @@ pub struct Config {
     pub nats_url: Option<String>,
     pub smtp_url: Option<SecretString>,
     pub trust_proxy: bool,
+    /// Proxies in front of the server that each append to `X-Forwarded-For`; the client is the
+    /// entry this many places from the right (the connection's peer is the nearest proxy).
+    pub trusted_proxy_hops: u32,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
+    pub metrics_token: Option<SecretString>,
+    pub connections: ConnectionLimits,
 }
 
 /// A configuration error, phrased for the operator who has to fix the environment.
@@ -59,6 +67,36 @@ impl ConfigError {
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecommerce.db";
 const MIN_JWT_SECRET_BYTES: usize = 32;
+const MIN_METRICS_TOKEN_BYTES: usize = 16;
+const DAY: u64 = 86_400;
+
+/// One entry of `ALLOWED_ORIGINS`: `scheme://host[:port]`, exactly as a browser sends it in
+/// `Origin`. A wildcard is refused: the API allows credentials, and browsers refuse `*` with
+/// credentials, so it could only ever have broken every cross-origin request.
+fn origin(raw: &str) -> Result<HeaderValue, ConfigError> {
+    let invalid = |why: &str| {
+        ConfigError(format!(
+            "ALLOWED_ORIGINS has an invalid origin {raw:?}: {why}"
+        ))
+    };
+    if raw.contains('*') {
+        return Err(invalid("wildcards are not allowed; list each origin"));
+    }
+    let url = url::Url::parse(raw).map_err(|_| invalid("expected scheme://host[:port]"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none()
+        || url.path() != "/"
+        || raw.ends_with('/')
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid(
+            "expected http(s)://host[:port] with nothing after it",
+        ));
+    }
+    HeaderValue::from_str(raw).map_err(|_| invalid("not a valid header value"))
+}
 
 impl Config {
     /// Reads the process environment (after `.env`, which `main` loads first).
@@ -69,23 +107,26 @@ impl Config {
     /// Builds the configuration from any variable source, so tests need no `set_var`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let parsed = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            match var(name) {
-                None => Ok(default),
+        // A whole number within bounds: a value that passes start-up never fails later.
+        let ranged = |name: &str, default: u64, min: u64, max: u64| -> Result<u64, ConfigError> {
+            let value = match var(name) {
+                None => default,
                 Some(raw) => raw.trim().parse().map_err(|_| {
                     ConfigError(format!("{name} must be a whole number, got {raw:?}"))
-                }),
+                })?,
+            };
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError(format!(
+                    "{name} must be from {min} to {max}, got {value}"
+                )));
             }
+            Ok(value)
         };
-        let secs = |name: &str, default: u64| -> Result<Duration, ConfigError> {
-            match parsed(name, default)? {
-                0 => Err(ConfigError(format!("{name} must be greater than 0"))),
-                n => Ok(Duration::from_secs(n)),
-            }
+        let secs = |name: &str, default: u64, max: u64| -> Result<Duration, ConfigError> {
+            ranged(name, default, 1, max).map(Duration::from_secs)
         };
-        let small = |name: &str, default: u64| -> Result<u32, ConfigError> {
-            u32::try_from(parsed(name, default)?)
-                .map_err(|_| ConfigError(format!("{name} is too large")))
+        let small = |name: &str, default: u64, min: u64, max: u64| -> Result<u32, ConfigError> {
+            ranged(name, default, min, max).map(|n| u32::try_from(n).expect("bounds fit a u32"))
         };
 
         let app_env = match var("APP_ENV").as_deref().map(str::trim) {
@@ -102,8 +143,7 @@ impl Config {
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         crate::db::Backend::from_url(&database_url)?;
 
-        let port = u16::try_from(parsed("PORT", 3000)?)
-            .map_err(|_| ConfigError("PORT must be between 0 and 65535".to_owned()))?;
+        let port = u16::try_from(ranged("PORT", 3000, 0, 65_535)?).expect("bounds fit a u16");
 
         let (jwt_secret, jwt_secret_generated) = match var("JWT_SECRET") {
             Some(secret) if secret.len() >= MIN_JWT_SECRET_BYTES => (secret, false),
@@ -125,11 +165,7 @@ impl Config {
             .split(',')
             .map(str::trim)
             .filter(|origin| !origin.is_empty())
-            .map(|origin| {
-                HeaderValue::from_str(origin).map_err(|_| {
-                    ConfigError(format!("ALLOWED_ORIGINS has an invalid origin {origin:?}"))
-                })
-            })
+            .map(origin)
             .collect::<Result<Vec<_>, _>>()?;
 
         let trust_proxy = match var("TRUST_PROXY").as_deref().map(str::trim) {
@@ -159,6 +195,18 @@ impl Config {
             }
         };
 
+        let metrics_token = match var("METRICS_TOKEN") {
+            Some(token) if token.len() >= MIN_METRICS_TOKEN_BYTES => {
+                Some(SecretString::from(token))
+            }
+            Some(_) => {
+                return Err(ConfigError(format!(
+                    "METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_BYTES} bytes"
+                )));
+            }
+            None => None,
+        };
+
         Ok(Config {
             database_url,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
@@ -166,25 +214,28 @@ impl Config {
             app_env,
             jwt_secret: SecretString::from(jwt_secret),
             jwt_secret_generated,
-            access_token_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900)?,
-            refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECS", 1_209_600)?,
+            access_token_ttl: secs("ACCESS_TOKEN_TTL_SECS", 900, DAY)?,
+            refresh_token_ttl: secs("REFRESH_TOKEN_TTL_SECS", 1_209_600, 365 * DAY)?,
             allowed_origins,
-            rate_limit_max: small("RATE_LIMIT_MAX", 100)?,
-            rate_limit_window: secs("RATE_LIMIT_WINDOW_SECS", 900)?,
-            login_max_failures: match small("LOGIN_MAX_FAILURES", 5)? {
-                0 => {
-                    return Err(ConfigError::new(
-                        "LOGIN_MAX_FAILURES must be greater than 0",
-                    ));
-                }
-                n => n,
-            },
-            login_lockout: secs("LOGIN_LOCKOUT_SECS", 900)?,
+            rate_limit_max: small("RATE_LIMIT_MAX", 100, 0, u64::from(u32::MAX))?,
+            rate_limit_window: secs("RATE_LIMIT_WINDOW_SECS", 900, DAY)?,
+            login_max_failures: small("LOGIN_MAX_FAILURES", 5, 1, 1000)?,
+            login_lockout: secs("LOGIN_LOCKOUT_SECS", 900, DAY)?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             redis_url: url("REDIS_URL", &["redis", "rediss"])?.map(SecretString::from),
             nats_url: url("NATS_URL", &["nats", "tls"])?,
             smtp_url: url("SMTP_URL", &["smtp", "smtps"])?.map(SecretString::from),
             trust_proxy,
+            trusted_proxy_hops: small("TRUSTED_PROXY_HOPS", 1, 1, 10)?,
+            metrics_token,
+            connections: ConnectionLimits {
+                header_read: secs("HEADER_READ_TIMEOUT_SECS", 10, 300)?,
+                keep_alive: secs("KEEP_ALIVE_TIMEOUT_SECS", 75, 3600)?,
+                write: secs("WRITE_TIMEOUT_SECS", 30, 3600)?,
+                max_connections: usize::try_from(ranged("MAX_CONNECTIONS", 4096, 1, 1_000_000)?)
+                    .expect("bounds fit a usize"),
+                drain: secs("SHUTDOWN_DRAIN_SECS", 25, 3600)?,
+            },
         })
     }
 
@@ -276,10 +327,49 @@ mod tests {
             ("REDIS_URL", "localhost:6379"),
             ("NATS_URL", "http://localhost:4222"),
             ("SMTP_URL", "mail.example.com"),
+            ("ALLOWED_ORIGINS", "*"),
+            ("ALLOWED_ORIGINS", "https://a.example/path"),
+            ("ALLOWED_ORIGINS", "a.example"),
+            ("METRICS_TOKEN", "short"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
+    }
+
+    /// A value that passes start-up must never fail a request later: every number has bounds.
+    #[test]
+    fn every_number_has_bounds_checked_at_start_up() {
+        for name in [
+            "ACCESS_TOKEN_TTL_SECS",
+            "REFRESH_TOKEN_TTL_SECS",
+            "RATE_LIMIT_WINDOW_SECS",
+            "LOGIN_LOCKOUT_SECS",
+            "LOGIN_MAX_FAILURES",
+            "TRUSTED_PROXY_HOPS",
+            "HEADER_READ_TIMEOUT_SECS",
+            "KEEP_ALIVE_TIMEOUT_SECS",
+            "WRITE_TIMEOUT_SECS",
+            "MAX_CONNECTIONS",
+            "SHUTDOWN_DRAIN_SECS",
+        ] {
+            for value in [
+                "0",
+                "99999999999",
+                "18446744073709551615",
+                "18446744073709551616",
+            ] {
+                let err = parse(&[(name, value)]).unwrap_err();
+                assert!(err.to_string().contains(name), "{name}={value}: {err}");
+            }
+        }
+        let err = parse(&[("RATE_LIMIT_MAX", "4294967296")]).unwrap_err();
+        assert!(err.to_string().contains("from 0 to 4294967295"), "{err}");
+        let ok = parse(&[
+            ("REFRESH_TOKEN_TTL_SECS", "31536000"),
+            ("LOGIN_LOCKOUT_SECS", "86400"),
+        ]);
+        assert!(ok.is_ok());
     }
 
     #[test]

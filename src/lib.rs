@@ -17,6 +17,8 @@ pub mod domain;
 pub mod error;
 /// The REST adapter: routes, extractors, middleware and the OpenAPI document.
 pub mod http;
+/// The HTTP/1 server loop with connection limits and a drain deadline.
+pub mod server;
 /// The use cases — accounts, users, catalog, orders, blog, seed — and the only home of
 /// business rules.
 pub mod services;

@@ -1,5 +1,5 @@
-//! The `ecommerce-api` command line: `serve` (the default), `migrate`, `create-admin`, `seed`
-//! and `openapi`.
+//! The `ecommerce-api` command line: `serve` (the default), `migrate`, `create-admin`, `seed`,
+//! `openapi` and `unlock`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,6 +51,11 @@ enum Command {
     },
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// End the login lockout of an email at once (also fine when it is not locked).
+    Unlock {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -147,6 +152,18 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 seed::DEMO_PASSWORD,
             )
             .context("cannot write to stdout")?;
+            Ok(())
+        }
+        Command::Unlock { email } => {
+            let email = ecommerce_api::domain::Email::parse(&email)
+                .map_err(|invalid| anyhow::anyhow!("--email {}", invalid.0))?;
+            let db = ecommerce_api::db::connect(&config.database_url).await?;
+            ecommerce_api::db::migrate(&db).await?;
+            let unlocked = accounts::unlock(&db, &Auth::from_config(&config), &email).await;
+            db.close().await.context("cannot close the database pool")?;
+            unlocked.map_err(|error| anyhow::anyhow!(describe(&error)))?;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{email} can log in again").context("cannot write to stdout")?;
             Ok(())
         }
         Command::Openapi => unreachable!("handled before configuration is read"),

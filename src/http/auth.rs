@@ -1,6 +1,6 @@
 //! `/api/v1/auth`: registration, login, refresh and logout.
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::domain::{Invalid, Validation};
 use crate::error::{AppError, ErrorEnvelope};
+use crate::http::body_limits;
 use crate::http::envelope::{Created, Data};
 use crate::http::extract::Json;
 use crate::http::field::Field;
@@ -23,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(login))
         .routes(routes!(refresh))
         .routes(routes!(logout))
+        .layer(DefaultBodyLimit::max(body_limits::AUTH))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -23,7 +23,11 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
             `ErrorCode`. Every response carries `X-Request-Id`; `/api/*` responses carry \
             `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` and `RateLimit-Policy` \
             when limiting is on, and a 429 carries `Retry-After`. A request that takes longer \
-            than 30 seconds is answered 503 `UNAVAILABLE`."
+            than 30 seconds is answered 503 `UNAVAILABLE`. Text fields refuse control \
+            characters (multi-line fields allow tab and line feed) and bidirectional controls; \
+            each field's `pattern` says which. `details` of a 400 name every failing field. \
+            Bodies have per-route limits (see each 413); a request target over 8 KiB is a 414 \
+            and more than 100 header fields or 32 KiB of headers a 431, with this envelope."
     ),
     components(schemas(ErrorEnvelope, ErrorCode, FieldError, crate::http::field::MoneyText)),
     modifiers(&BearerAuth),
@@ -55,6 +59,20 @@ impl Modify for BearerAuth {
                         .build(),
                 ),
             );
+        openapi
+            .components
+            .get_or_insert_default()
+            .add_security_scheme(
+                "metricsToken",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some(
+                            "`METRICS_TOKEN`, required by `GET /metrics` when it is set",
+                        ))
+                        .build(),
+                ),
+            );
     }
 }
 
@@ -80,11 +98,6 @@ const COMMON_RESPONSES: &[(&str, &str, &str)] = &[
         "NotFound",
         "`NOT_FOUND`: nothing with this id (also one that does not parse as an id), or it \
          belongs to someone else",
-    ),
-    (
-        "413",
-        "PayloadTooLarge",
-        "`PAYLOAD_TOO_LARGE`: the body is over 10 MB",
     ),
     (
         "415",
@@ -132,13 +145,13 @@ impl Modify for CommonResponses {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                add_common_responses(operation);
+                add_common_responses(path, operation);
             }
         }
     }
 }
 
-fn add_common_responses(operation: &mut Operation) {
+fn add_common_responses(path: &str, operation: &mut Operation) {
     let has_body = operation.request_body.is_some();
     let has_input = has_body || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
     let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
@@ -152,7 +165,7 @@ fn add_common_responses(operation: &mut Operation) {
             "400" => has_input,
             "401" => secured,
             "404" => has_path_parameter,
-            "413" | "415" => has_body,
+            "415" => has_body,
             _ => true,
         };
         if applies {
@@ -162,6 +175,23 @@ fn add_common_responses(operation: &mut Operation) {
                 .entry((*status).to_owned())
                 .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
         }
+    }
+    if has_body {
+        let limit = crate::http::body_limits::for_path(path) / 1024;
+        operation.responses.responses.insert(
+            "413".to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(format!(
+                        "`PAYLOAD_TOO_LARGE`: the body is over {limit} KiB, this route's limit"
+                    ))
+                    .content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorEnvelope"))),
+                    )
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -1,6 +1,6 @@
 //! `/api/v1/posts`, `/api/v1/comments` and `/api/v1/tags`: the blog.
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::domain::{CommentId, DEFAULT_LIMIT, PageRequest, Validation};
 use crate::error::{AppError, ErrorEnvelope};
+use crate::http::body_limits;
 use crate::http::envelope::{Created, Data, Message, Paginated};
 use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::field::{Field, list_of};
@@ -22,6 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_comments, add_comment))
         .routes(routes!(edit_comment, delete_comment))
         .routes(routes!(tags))
+        .layer(DefaultBodyLimit::max(body_limits::BLOG))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -1,6 +1,6 @@
 //! `/api/v1/products`: the catalog, its search, admin writes and reviews.
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -12,6 +12,7 @@ use crate::domain::{
     Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, bounded_text, parse_limit,
 };
 use crate::error::{AppError, ErrorEnvelope};
+use crate::http::body_limits;
 use crate::http::envelope::{Created, CursorPaginated, Data, Message, Paginated};
 use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole};
 use crate::http::field::{Field, MoneyInput, MoneyText, list_of};
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(change_prices))
         .routes(routes!(get, update, delete))
         .routes(routes!(list_reviews, add_review))
+        .layer(DefaultBodyLimit::max(body_limits::CATALOG))
 }
 
 /// Products are listed 20 at a time unless `limit` says otherwise.

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
@@ -84,10 +86,32 @@ pub async fn ready(State(state): State<AppState>) -> Result<axum::Json<Ready>, A
 /// Prometheus metrics: `http_requests_total` and `http_request_duration_seconds` by method,
 /// matched route and status, plus database pool gauges (`pool` is `read` and `write` on
 /// SQLite, `shared` on PostgreSQL) and the process's resident memory.
-#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations", responses(
-    (status = 200, description = "Prometheus text exposition format", body = String,
-     content_type = "text/plain; version=0.0.4")))]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+///
+/// Public by default, as API.md §3 has it. With `METRICS_TOKEN` set, it requires
+/// `Authorization: Bearer <METRICS_TOKEN>` and answers 401 otherwise.
+#[utoipa::path(get, operation_id = "getMetrics", path = "/metrics", tag = "operations",
+    security((), ("metricsToken" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String,
+         content_type = "text/plain; version=0.0.4"),
+        (status = 401, description = "`UNAUTHORIZED`: `METRICS_TOKEN` is set and the request \
+         does not carry it", body = crate::error::ErrorEnvelope),
+    ))]
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, AppError> {
+    if let Some(expected) = &state.config.metrics_token {
+        let sent = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        // Compared as digests, so the time taken says nothing about the token's prefix.
+        if Sha256::digest(sent.as_bytes()) != Sha256::digest(expected.expose_secret().as_bytes()) {
+            return Err(AppError::Unauthorized);
+        }
+    }
     for (name, pool) in crate::db::pool_stats(&state.db) {
         metrics::gauge!("db_pool_connections", "pool" => name, "state" => "idle").set(pool.idle);
         metrics::gauge!("db_pool_connections", "pool" => name, "state" => "in_use")
@@ -98,8 +122,8 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         #[expect(clippy::cast_precision_loss, reason = "a gauge is a float")]
         metrics::gauge!("process_resident_memory_bytes").set(rss as f64);
     }
-    (
+    Ok((
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
-    )
+    ))
 }

@@ -122,6 +122,35 @@ fn a_malformed_number_names_its_variable() {
 }
 
 #[test]
+fn values_that_would_fail_later_stop_start_up_instead() {
+    for (name, value, expected) in [
+        (
+            "ALLOWED_ORIGINS",
+            "*",
+            "ALLOWED_ORIGINS has an invalid origin",
+        ),
+        (
+            "REFRESH_TOKEN_TTL_SECS",
+            "9999999999999",
+            "REFRESH_TOKEN_TTL_SECS must be from",
+        ),
+        (
+            "LOGIN_LOCKOUT_SECS",
+            "9999999999999",
+            "LOGIN_LOCKOUT_SECS must be from",
+        ),
+        (
+            "RATE_LIMIT_WINDOW_SECS",
+            "18446744073709551615",
+            "RATE_LIMIT_WINDOW_SECS must be from",
+        ),
+        ("MAX_CONNECTIONS", "0", "MAX_CONNECTIONS must be from"),
+    ] {
+        assert_one_line_failure(&[(name, value)], expected);
+    }
+}
+
+#[test]
 fn a_port_in_use_stops_start_up() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
@@ -221,6 +250,46 @@ fn wait_at_most(
 }
 
 #[test]
+fn sigterm_closes_a_connection_stuck_mid_head_at_the_drain_deadline_and_exits_0() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = command(&["serve"], dir.path())
+        .env("PORT", port.to_string())
+        .env("HEADER_READ_TIMEOUT_SECS", "300")
+        .env("SHUTDOWN_DRAIN_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..400 {
+        if health_answers(port) {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(up, "the server answers /health");
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_at_most(&mut child, Duration::from_secs(15));
+
+    assert_eq!(
+        status.and_then(|status| status.code()),
+        Some(0),
+        "a half-sent head held the server past its drain deadline: {status:?}"
+    );
+}
+
+#[test]
 fn a_signal_right_after_the_first_health_answer_still_drains_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
     for (round, signal) in ["INT", "TERM"].iter().cycle().take(12).enumerate() {
@@ -305,6 +374,56 @@ async fn create_admin_creates_an_admin_who_can_log_in_and_promotes_an_existing_u
         .await
         .assert_error(401, "INVALID_CREDENTIALS");
     assert_eq!(app.count("SELECT COUNT(*) FROM users", []).await, 2);
+}
+
+#[tokio::test]
+async fn unlock_and_create_admin_end_a_lockout_at_once() {
+    let app = crate::harness::spawn_app_with(|config| config.login_max_failures = 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    for email in ["ann@example.com", "bob@example.com"] {
+        app.anonymous()
+            .register(email, "the right password")
+            .await
+            .assert_status(201);
+        app.anonymous().login(email, "a wrong password").await;
+        app.anonymous()
+            .login(email, "the right password")
+            .await
+            .assert_error(429, "ACCOUNT_LOCKED");
+    }
+
+    let (unlocked, stdout, stderr) = output(
+        command(&["unlock", "--email", "ANN@example.com"], dir.path())
+            .env("DATABASE_URL", app.database_url()),
+    );
+    let (promoted, _, promote_err) = output(
+        command(
+            &[
+                "create-admin",
+                "--email",
+                "bob@example.com",
+                "--password",
+                "bob's new password",
+            ],
+            dir.path(),
+        )
+        .env("DATABASE_URL", app.database_url()),
+    );
+    let (again, _, again_err) = output(
+        command(&["unlock", "--email", "nobody@example.com"], dir.path())
+            .env("DATABASE_URL", app.database_url()),
+    );
+
+    assert_eq!(unlocked, Some(0), "{stderr}");
+    assert!(stdout.contains("ann@example.com"), "{stdout}");
+    assert_eq!(promoted, Some(0), "{promote_err}");
+    assert_eq!(
+        again,
+        Some(0),
+        "unlocking what is not locked is fine: {again_err}"
+    );
+    app.login("ann@example.com", "the right password").await;
+    app.login("bob@example.com", "bob's new password").await;
 }
 
 #[test]

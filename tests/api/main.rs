@@ -17,4 +17,5 @@ mod products;
 mod reviews;
 mod schema;
 mod search;
+mod security;
 mod users;

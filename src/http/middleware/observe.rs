@@ -10,13 +10,13 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::Method;
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::{request_id, responses, unread_body};
-use crate::error::ErrorCause;
+use crate::error::{AppError, ErrorCause, FieldError};
 
 /// Routes that load balancers and scrapers poll; logged at debug so they do not drown the log.
 const QUIET_ROUTES: &[&str] = &["/health", "/ready", "/metrics"];
@@ -31,11 +31,17 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
         method = %method
     );
 
-    let kept = unread_body::keep(request.body_mut());
-    let mut response = next.run(request).instrument(span.clone()).await;
-    if let Some(kept) = kept {
-        unread_body::finish(kept, &mut response).await;
-    }
+    let mut response = match oversized_head(&request) {
+        Some(refusal) => refusal,
+        None => {
+            let kept = unread_body::keep(request.body_mut());
+            let mut response = next.run(request).instrument(span.clone()).await;
+            if let Some(kept) = kept {
+                unread_body::finish(kept, &mut response).await;
+            }
+            response
+        }
+    };
     response
         .headers_mut()
         .insert(request_id::X_REQUEST_ID.clone(), id);
@@ -72,6 +78,47 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
         tracing::info!(route, status, duration_ms, "request");
     }
     response
+}
+
+/// A request target longer than this is a 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
+/// More header fields, or more header bytes, than this is a 431.
+const MAX_HEADER_FIELDS: usize = 100;
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// The app's own limits on a request head, below hyper's (`server.rs`), so that an oversized
+/// head gets the contract's envelope, request id and security headers, not hyper's bare
+/// status line.
+fn oversized_head(request: &Request) -> Option<Response> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    let (status, field, message) = if target > MAX_URI_BYTES {
+        (
+            StatusCode::URI_TOO_LONG,
+            "uri",
+            format!("must be at most {MAX_URI_BYTES} bytes"),
+        )
+    } else if request.headers().len() > MAX_HEADER_FIELDS
+        || request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum::<usize>()
+            > MAX_HEADER_BYTES
+    {
+        (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers",
+            format!("must be at most {MAX_HEADER_FIELDS} fields and {MAX_HEADER_BYTES} bytes"),
+        )
+    } else {
+        return None;
+    };
+    let mut response = AppError::Validation(vec![FieldError::new(field, message)]).into_response();
+    *response.status_mut() = status;
+    Some(response)
 }
 
 /// The method as a metric label. HTTP allows any token as a method; labelling by it would let

@@ -19,7 +19,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use crate::error::AppError;
+use crate::error::{AppError, FieldError};
 
 type KeyedLimiter =
     RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, DefaultClock, StateInformationMiddleware>;
@@ -33,11 +33,12 @@ pub struct ClientRateLimiter {
     per_request: Duration,
     window: Duration,
     trust_proxy: bool,
+    hops: u32,
 }
 
 impl ClientRateLimiter {
     /// `None` when `max` is 0, which turns limiting off.
-    pub fn new(max: u32, window: Duration, trust_proxy: bool) -> Option<Arc<Self>> {
+    pub fn new(max: u32, window: Duration, trust_proxy: bool, hops: u32) -> Option<Arc<Self>> {
         let max = NonZeroU32::new(max)?;
         let per_request = (window / max.get()).max(Duration::from_nanos(1));
         let quota = Quota::with_period(per_request)
@@ -50,38 +51,27 @@ impl ClientRateLimiter {
             per_request,
             window,
             trust_proxy,
+            hops,
         });
         spawn_pruner(Arc::downgrade(&limiter));
         Some(limiter)
     }
 
-    /// Behind a trusted proxy, the last address of `X-Forwarded-For`: the one that proxy
-    /// appended for the connection it received. Earlier entries come from the client and can be
-    /// anything, so trusting the first would let a client pick its own rate-limit bucket.
-    fn client_ip(&self, request: &Request) -> IpAddr {
-        let forwarded = || {
-            request
-                .headers()
-                .get("x-forwarded-for")?
-                .to_str()
-                .ok()?
-                .rsplit(',')
-                .next()?
-                .trim()
-                .parse()
-                .ok()
+    /// The bucket a request is counted in: its client's address (see [`client_address`]), an
+    /// IPv6 one cut to its /64.
+    fn bucket(&self, request: &Request) -> Result<IpAddr, AppError> {
+        let peer = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| {
+                addr.ip()
+            });
+        let client = if self.trust_proxy {
+            client_address(request.headers(), peer, self.hops)?
+        } else {
+            peer
         };
-        let peer = || {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        };
-        self.trust_proxy
-            .then(forwarded)
-            .flatten()
-            .or_else(peer)
-            .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+        Ok(bucket(client))
     }
 
     fn headers(&self, remaining: u32, reset: Duration) -> [(HeaderName, HeaderValue); 4] {
@@ -104,6 +94,77 @@ impl ClientRateLimiter {
                 ceil_secs(reset).into(),
             ),
         ]
+    }
+}
+
+/// The client's address behind `hops` trusted proxies, the nearest of which is `peer`.
+///
+/// Each proxy appends the address it received the request from to `X-Forwarded-For` — on the
+/// last header line, or (HAProxy's `option forwardfor`) on a line of its own — so all lines are
+/// read, in order, as one list, and the client is the entry `hops` places from its right end;
+/// everything left of that was written by the client and is not evidence of anything. An
+/// entry that is not an address is refused rather than counted in some shared bucket (the
+/// peer's, say), where one client could spend every such client's budget.
+fn client_address(headers: &HeaderMap, peer: IpAddr, hops: u32) -> Result<IpAddr, AppError> {
+    let malformed = || {
+        AppError::Validation(vec![FieldError::new(
+            "X-Forwarded-For",
+            "must list IP addresses, as the proxy in front of this server writes them",
+        )])
+    };
+    let mut entries = Vec::new();
+    for line in headers.get_all("x-forwarded-for") {
+        let line = line.to_str().map_err(|_| malformed())?;
+        entries.extend(
+            line.split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty()),
+        );
+    }
+    if entries.is_empty() {
+        return Ok(peer);
+    }
+    let hops = usize::try_from(hops).unwrap_or(usize::MAX);
+    let chosen = entries[entries.len().saturating_sub(hops)];
+    forwarded_address(chosen).ok_or_else(malformed)
+}
+
+/// An address as proxies write it: `203.0.113.7`, `203.0.113.7:443`, `2001:db8::1`,
+/// `[2001:db8::1]` or `[2001:db8::1]:443`.
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    if let Ok(ip) = entry.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = entry.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        if !(after.is_empty() || after.strip_prefix(':').is_some_and(is_port)) {
+            return None;
+        }
+        return inside.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    let (host, port) = entry.rsplit_once(':')?;
+    if !is_port(port) {
+        return None;
+    }
+    host.parse::<Ipv4Addr>().ok().map(IpAddr::V4)
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.parse::<u16>().is_ok()
+}
+
+/// One budget per IPv4 address, and per /64 for IPv6: a single host is routinely given a
+/// whole /64, so counting each /128 would give one client 2^64 budgets. IPv4-mapped IPv6
+/// addresses count as the IPv4 address they carry.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1_u128 << 64) - 1),
+            )),
+        },
     }
 }
 
@@ -140,7 +201,10 @@ pub async fn rate_limit(
     let Some(limiter) = limiter.filter(|_| request.uri().path().starts_with("/api/")) else {
         return next.run(request).await;
     };
-    let ip = limiter.client_ip(&request);
+    let ip = match limiter.bucket(&request) {
+        Ok(ip) => ip,
+        Err(refusal) => return refusal.into_response(),
+    };
     match limiter.limiter.check_key(&ip) {
         Ok(snapshot) => {
             let remaining = snapshot.remaining_burst_capacity();
@@ -158,6 +222,86 @@ pub async fn rate_limit(
             .into_response();
             extend(response.headers_mut(), limiter.headers(0, wait));
             response
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn headers(lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append("x-forwarded-for", HeaderValue::from_str(line).unwrap());
+        }
+        headers
+    }
+
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
+
+    #[test]
+    fn the_client_is_counted_from_the_right_over_every_line() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        for (lines, hops, client) in [
+            (vec!["6.6.6.6, 1.2.3.4"], 1, "1.2.3.4"),
+            (vec!["6.6.6.6", "1.2.3.4"], 1, "1.2.3.4"),
+            (vec!["6.6.6.6", "7.7.7.7, 1.2.3.4"], 1, "1.2.3.4"),
+            (vec!["6.6.6.6, 1.2.3.4, 10.9.9.9"], 2, "1.2.3.4"),
+            (vec!["1.2.3.4"], 3, "1.2.3.4"),
+            (vec!["1.2.3.4:5678"], 1, "1.2.3.4"),
+            (vec!["[2001:db8::1]:443"], 1, "2001:db8::1"),
+            (vec!["[2001:db8::1]"], 1, "2001:db8::1"),
+            (vec!["2001:db8::1"], 1, "2001:db8::1"),
+        ] {
+            assert_eq!(
+                client_address(&headers(&lines), PEER, hops).unwrap(),
+                ip(client),
+                "{lines:?} with {hops} hops"
+            );
+        }
+        assert_eq!(client_address(&headers(&[]), PEER, 1).unwrap(), PEER);
+    }
+
+    #[test]
+    fn an_entry_that_is_not_an_address_is_refused_not_pooled() {
+        for bad in [
+            "unknown",
+            "1.2.3",
+            "1.2.3.4:99999",
+            "[::1",
+            "::1]:80",
+            "_hidden",
+            "1.2.3.4:",
+        ] {
+            assert!(client_address(&headers(&[bad]), PEER, 1).is_err(), "{bad}");
+        }
+        // What a client wrote left of the proxy's entry is never looked at.
+        assert!(client_address(&headers(&["junk, 1.2.3.4"]), PEER, 1).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_budget_per_64_and_mapped_ipv4_is_ipv4() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(
+            bucket(ip("2001:db8:1:2:aaaa::1")),
+            bucket(ip("2001:db8:1:2:ffff::9"))
+        );
+        assert_ne!(bucket(ip("2001:db8:1:2::1")), bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(bucket(ip("::ffff:1.2.3.4")), ip("1.2.3.4"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_header_is_an_address_or_refused_without_panicking(line in "[ -~]{0,80}", hops in 1_u32..10) {
+            if let Ok(value) = HeaderValue::from_str(&line) {
+                let mut headers = HeaderMap::new();
+                headers.insert("x-forwarded-for", value);
+                let _ = client_address(&headers, PEER, hops);
+            }
         }
     }
 }

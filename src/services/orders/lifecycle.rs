@@ -66,11 +66,14 @@ async fn transition(
             continue;
         }
         if to == OrderStatus::Cancelled {
-            // Items are sorted by product id, the order placing takes its locks in.
+            // Items are sorted by product id, the order placing takes its locks in. The stock
+            // column holds a 32-bit number: units returned on top of a stock an admin set near
+            // the top stop there rather than overflow it.
             for item in &order.items {
                 txn.execute_raw(db::sql(
                     &txn,
-                    "UPDATE products SET in_stock = in_stock + $1 WHERE id = $2",
+                    "UPDATE products SET in_stock = CASE WHEN in_stock > 2147483647 - $1 \
+                       THEN 2147483647 ELSE in_stock + $1 END WHERE id = $2",
                     [Value::from(item.quantity), item.product_id.into()],
                 ))
                 .await?;
