@@ -5,16 +5,13 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::ops::Deref;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
-use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -23,48 +20,16 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
-use crate::db::Db;
 use crate::error::AppError;
 use crate::http::middleware::rate_limit::{ClientRateLimiter, rate_limit};
 use crate::http::middleware::{observe, request_id, responses};
 use crate::http::{self, docs};
-use crate::services::accounts::Auth;
+pub use crate::state::AppState;
 
 /// A request still running after this is answered 503, so a stuck query cannot pin a worker.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often expired lockout windows, idempotency keys and refresh tokens are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
-
-/// What every handler may use. Cheap to clone: one `Arc`.
-#[derive(Clone)]
-pub struct AppState(Arc<AppStateInner>);
-
-pub struct AppStateInner {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub auth: Auth,
-    pub metrics: PrometheusHandle,
-    pub started_at: Instant,
-}
-
-impl Deref for AppState {
-    type Target = AppStateInner;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub fn new(config: Config, db: Db) -> Self {
-        AppState(Arc::new(AppStateInner {
-            auth: Auth::from_config(&config),
-            config: Arc::new(config),
-            db,
-            metrics: crate::telemetry::metrics_handle(),
-            started_at: Instant::now(),
-        }))
-    }
-}
 
 /// The whole HTTP application: routes, Swagger UI, fallbacks and the middleware stack.
 pub fn router(state: AppState) -> Router {
@@ -347,7 +312,7 @@ mod tests {
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let started_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(started_tx)));
         let slow = Router::new().route(
             "/slow",
             get(move || {

@@ -141,7 +141,9 @@ impl Config {
         };
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        crate::db::Backend::from_url(&database_url)?;
+        if crate::db::Backend::from_url(&database_url).is_none() {
+            return Err(ConfigError::new(crate::db::UNSUPPORTED_URL));
+        }
 
         let port = u16::try_from(ranged("PORT", 3000, 0, 65_535)?).expect("bounds fit a u16");
 

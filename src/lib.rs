@@ -22,5 +22,7 @@ pub mod server;
 /// The use cases — accounts, users, catalog, orders, blog, seed — and the only home of
 /// business rules.
 pub mod services;
+/// What handlers, resolvers and workers share: configuration, database, keys.
+pub mod state;
 /// Tracing subscriber and the Prometheus recorder.
 pub mod telemetry;

@@ -32,8 +32,6 @@ use sea_orm::{
     Value,
 };
 
-use crate::config::ConfigError;
-
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before it fails instead of queueing forever.
@@ -49,25 +47,25 @@ pub enum Backend {
 }
 
 impl Backend {
-    pub fn from_url(url: &str) -> Result<Self, ConfigError> {
+    /// The backend a `DATABASE_URL` names, or `None` for any other scheme.
+    pub fn from_url(url: &str) -> Option<Self> {
         if url.starts_with("sqlite:") {
-            Ok(Backend::Sqlite)
+            Some(Backend::Sqlite)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres)
+            Some(Backend::Postgres)
         } else {
-            Err(ConfigError::new(
-                "DATABASE_URL must start with sqlite:// or postgres://",
-            ))
+            None
         }
     }
 }
 
-/// The application's database: reads through one pool, writes through [`Db::writer`].
-///
-/// As a [`ConnectionTrait`] it sends statements that return rows to the read pool and
-/// everything else (`execute_*`: inserts, updates, deletes) to the writer; a write that
-/// returns rows (`RETURNING`) must go through [`Db::writer`] or a [`Db::begin_write`]
-/// transaction.
+/// What a `DATABASE_URL` of another kind is told.
+pub const UNSUPPORTED_URL: &str = "DATABASE_URL must start with sqlite:// or postgres://";
+
+/// The application's database. Every call names its pool: [`Db::read`] for reads,
+/// [`Db::write`] or [`Db::begin_write`] for anything that writes, a write that returns rows
+/// (`RETURNING`, a job claim) included. There is no implicit routing by method, which is the
+/// trap a claim would fall into: it returns rows, yet must go to the writer.
 #[derive(Debug, Clone)]
 pub struct Db {
     read: DatabaseConnection,
@@ -75,9 +73,19 @@ pub struct Db {
 }
 
 impl Db {
+    /// The pool reads go through.
+    pub fn read(&self) -> &DatabaseConnection {
+        &self.read
+    }
+
     /// The connection writes go through: one connection on SQLite, the pool on PostgreSQL.
-    pub fn writer(&self) -> &DatabaseConnection {
+    pub fn write(&self) -> &DatabaseConnection {
         &self.write
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> DbBackend {
+        self.read.get_database_backend()
     }
 
     /// Starts a transaction that will write, on the writer. On SQLite it also takes the
@@ -103,36 +111,9 @@ impl Db {
     }
 }
 
-#[async_trait::async_trait]
-impl ConnectionTrait for Db {
-    fn get_database_backend(&self) -> DbBackend {
-        self.read.get_database_backend()
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, DbErr> {
-        self.write.execute_raw(stmt).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, DbErr> {
-        self.write.execute_unprepared(sql).await
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<sea_orm::QueryResult>, DbErr> {
-        self.read.query_one_raw(stmt).await
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<sea_orm::QueryResult>, DbErr> {
-        self.read.query_all_raw(stmt).await
-    }
-
-    fn support_returning(&self) -> bool {
-        self.read.support_returning()
-    }
-}
-
 /// Opens the pools for `url`, creating the SQLite file and its folder on demand.
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
-    match Backend::from_url(url)? {
+    match Backend::from_url(url).ok_or_else(|| anyhow::anyhow!(UNSUPPORTED_URL))? {
         Backend::Sqlite => connect_sqlite(url).await,
         Backend::Postgres => {
             let pool = connect_postgres(url).await?;
@@ -322,7 +303,7 @@ pub fn pool_stats(db: &Db) -> Vec<(&'static str, PoolStats)> {
             _ => of(db.get_sqlite_connection_pool()),
         }
     }
-    match db.get_database_backend() {
+    match db.backend() {
         DbBackend::Postgres => vec![("shared", stats(&db.read))],
         _ => vec![("read", stats(&db.read)), ("write", stats(&db.write))],
     }

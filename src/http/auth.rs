@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{Invalid, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
@@ -17,6 +16,7 @@ use crate::http::extract::Json;
 use crate::http::field::Field;
 use crate::services::accounts::{self, Login, Register, Session, Tokens};
 use crate::services::users::User;
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,13 +6,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{CategoryId, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Created, Data, Message};
 use crate::http::extract::{Admin, Json, Path, RequireRole};
 use crate::http::field::Field;
 use crate::services::catalog::categories::{self, Category, CategoryName};
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::domain::{Actor, Role};
 use crate::error::{AppError, FieldError};
 use crate::services::accounts;
+use crate::state::AppState;
 
 /// A JSON object body. Rejections: malformed JSON → 400 `VALIDATION_ERROR` on `body`, a body
 /// that is not an object → 400 ("must be a JSON object"; serde would take an array for a

@@ -18,7 +18,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Request-body limits, per group of routes: what each needs, so no route parses megabytes
 /// it would then refuse by its own caps (API.md §2 allows 10 MB; none of ours needs it).

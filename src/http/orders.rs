@@ -9,7 +9,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{DEFAULT_LIMIT, OrderId, OrderStatus, PageRequest, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Data, Paginated};
@@ -18,6 +17,7 @@ use crate::http::field::{Field, list_of};
 use crate::services::orders::{
     self, IdempotencyKey, Order, OrderEvent, OrderLine, OrderQuery, PlaceOrder, Placement,
 };
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,7 +6,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{CommentId, DEFAULT_LIMIT, PageRequest, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
@@ -15,6 +14,7 @@ use crate::http::extract::{AuthUser, Json, Path, Query};
 use crate::http::field::{Field, list_of};
 use crate::services::blog::comments::{self, Comment};
 use crate::services::blog::posts::{self, NewPost, Post, PostQuery, PostUpdate, TagCount};
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{
     Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, bounded_text, parse_limit,
 };
@@ -21,6 +20,7 @@ use crate::services::catalog::products::{
     Removal,
 };
 use crate::services::catalog::reviews::{self, NewReview, Review};
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

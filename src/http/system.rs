@@ -11,8 +11,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// A readiness probe must answer even when the database hangs.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);

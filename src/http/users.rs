@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::domain::{DEFAULT_LIMIT, PageRequest, Role, UserId, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::envelope::{Data, Message, Paginated};
@@ -18,6 +17,7 @@ use crate::services::accounts::{self, ChangePassword};
 use crate::services::users::{
     self, ProfileInput, UpdateMe, UpdateMeInput, User, UserQuery, UserStats,
 };
+use crate::state::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

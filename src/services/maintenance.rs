@@ -20,7 +20,8 @@ pub struct Purged {
 pub async fn purge_expired(db: &Db, lockout: &LockoutPolicy) -> Result<Purged, AppError> {
     let now = db::now();
     let delete = |sql: &'static str, before: chrono::DateTime<chrono::Utc>| async move {
-        db.execute_raw(db::sql(db, sql, [Value::from(before)]))
+        db.write()
+            .execute_raw(db::sql(db.read(), sql, [Value::from(before)]))
             .await
             .map(|result| result.rows_affected())
     };

@@ -157,11 +157,12 @@ pub async fn seed(db: &Db, passwords: &Passwords, products: usize) -> Result<See
     txn.commit().await?;
     // Fresh statistics, so the planner sees the tables as they now are; on PostgreSQL also
     // reclaim the row versions the review triggers left behind, before autovacuum would.
-    db.execute_unprepared(match db.get_database_backend() {
-        sea_orm::DbBackend::Postgres => "VACUUM ANALYZE",
-        _ => "ANALYZE",
-    })
-    .await?;
+    db.write()
+        .execute_unprepared(match db.backend() {
+            sea_orm::DbBackend::Postgres => "VACUUM ANALYZE",
+            _ => "ANALYZE",
+        })
+        .await?;
     Ok(report)
 }
 

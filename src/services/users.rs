@@ -106,7 +106,7 @@ pub async fn get(db: &Db, actor: &Actor, id: UserId) -> Result<User, AppError> {
     if !actor.owns_or_admin(id) {
         return Err(AppError::NotFound("User"));
     }
-    find(db, id).await?.ok_or(AppError::NotFound("User"))
+    find(db.read(), id).await?.ok_or(AppError::NotFound("User"))
 }
 
 pub const NAME_MAX_CHARS: usize = 100;
@@ -379,14 +379,14 @@ pub async fn list(
     if let Some(before) = query.created_before {
         select = select.filter(users::Column::CreatedAt.lt(before));
     }
-    let total = select.clone().count(db).await?;
+    let total = select.clone().count(db.read()).await?;
     let rows = select
         .order_by_desc(users::Column::CreatedAt)
         .order_by_desc(users::Column::Id)
         .offset(page.offset())
         .limit(page.limit)
         .find_also_related(user_profiles::Entity)
-        .all(db)
+        .all(db.read())
         .await?;
     let users = rows
         .into_iter()
@@ -424,9 +424,9 @@ pub async fn stats(db: &Db) -> Result<UserStats, AppError> {
         .single()
         .expect("the first of a month exists");
     let active_since = now - chrono::Duration::days(30);
-    let row = db
+    let row = db.read()
         .query_one_raw(db::sql(
-            db,
+            db.read(),
             "SELECT \
                COUNT(*), \
                COUNT(CASE WHEN u.created_at >= $1 THEN 1 END), \
@@ -462,12 +462,12 @@ pub async fn set_role(db: &Db, actor: &Actor, id: UserId, role: Role) -> Result<
         .col_expr(users::Column::UpdatedAt, Expr::value(db::now()))
         .filter(users::Column::Id.eq(id))
         .filter(users::Column::DeletedAt.is_null())
-        .exec(db)
+        .exec(db.write())
         .await?;
     if updated.rows_affected == 0 {
         return Err(AppError::NotFound("User"));
     }
-    find(db, id).await?.ok_or(AppError::NotFound("User"))
+    find(db.read(), id).await?.ok_or(AppError::NotFound("User"))
 }
 
 /// Deletes an account with its profile, posts, comments, reviews and sessions. An account

@@ -68,8 +68,9 @@ async fn migrate_applies_to_the_configured_database() {
     let db = ecommerce_api::db::connect(&database.url).await.unwrap();
     use sea_orm::ConnectionTrait;
     let applied = db
+        .read()
         .query_all_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
+            db.backend(),
             "SELECT version FROM seaql_migrations",
         ))
         .await
@@ -470,15 +471,13 @@ async fn seed_loads_demo_data_and_running_it_again_adds_products_only() {
         let db = &db;
         async move {
             use sea_orm::ConnectionTrait;
-            db.query_one_raw(sea_orm::Statement::from_string(
-                db.get_database_backend(),
-                sql,
-            ))
-            .await
-            .unwrap()
-            .unwrap()
-            .try_get_by_index::<i64>(0)
-            .unwrap()
+            db.read()
+                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
         }
     };
     assert_eq!(count("SELECT COUNT(*) FROM products").await, 240);

@@ -425,8 +425,9 @@ async fn expected_ids(app: &TestApp, condition: &str, values: Vec<sea_orm::Value
     use sea_orm::ConnectionTrait;
     let rows = app
         .db
+        .read()
         .query_all_raw(ecommerce_api::db::sql(
-            &app.db,
+            app.db.read(),
             &format!(
                 "SELECT id FROM products WHERE NOT archived AND {condition} \
                  ORDER BY created_at DESC, id DESC"
@@ -474,7 +475,7 @@ async fn walking_with_filters_returns_exactly_the_matching_products() {
         .unwrap();
     let min = ecommerce_api::domain::Money::parse("50.00").unwrap();
     let max = ecommerce_api::domain::Money::parse("300.00").unwrap();
-    let db_backend = sea_orm::ConnectionTrait::get_database_backend(&app.db);
+    let db_backend = app.db.backend();
 
     let ids = walk(
         &app,

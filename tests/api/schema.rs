@@ -42,7 +42,8 @@ const INDEXES: &[&str] = &[
 ];
 
 async fn strings(db: &Db, sql: &str) -> Vec<String> {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+    db.read()
+        .query_all_raw(Statement::from_string(db.backend(), sql))
         .await
         .unwrap()
         .iter()
@@ -91,8 +92,9 @@ async fn migrations_create_every_table_and_the_seed_indexes() {
     }
     let unique_email = app
         .db
+        .write()
         .execute_raw(Statement::from_string(
-            app.db.get_database_backend(),
+            app.db.backend(),
             "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
              SELECT id, email, password_hash, role, created_at, updated_at FROM users",
         ))
@@ -126,7 +128,7 @@ async fn running_migrations_twice_is_harmless() {
 /// Inserts a product the way the catalog will: money in the backend's representation.
 async fn insert_product(db: &Db, name: &str, description: &str, price: Decimal) -> uuid::Uuid {
     let id = uuid::Uuid::now_v7();
-    let price: Value = match db.get_database_backend() {
+    let price: Value = match db.backend() {
         DbBackend::Postgres => price.into(),
         _ => i64::try_from(price * Decimal::ONE_HUNDRED).unwrap().into(),
     };
@@ -155,7 +157,7 @@ async fn insert_product(db: &Db, name: &str, description: &str, price: Decimal) 
             now.into(),
         ])
         .to_owned();
-    db.execute(&insert).await.unwrap();
+    db.write().execute(&insert).await.unwrap();
     id
 }
 
@@ -167,7 +169,7 @@ async fn money_is_stored_exactly_and_sums_exactly() {
         insert_product(&app.db, "p", "d", price.parse().unwrap()).await;
     }
 
-    let backend = app.db.get_database_backend();
+    let backend = app.db.backend();
     let (sum_sql, type_sql) = match backend {
         DbBackend::Postgres => (
             "SELECT CAST(SUM(price) AS TEXT) FROM products WHERE price < 1",
@@ -206,33 +208,34 @@ async fn the_database_refuses_negative_stock_and_prices() {
             .and_where(Expr::col(Alias::new("id")).eq(id))
             .to_owned();
         assert!(
-            app.db.execute(&update).await.is_err(),
+            app.db.write().execute(&update).await.is_err(),
             "{column} = -1 was accepted"
         );
     }
 }
 
 async fn search(db: &Db, words: &str) -> Vec<uuid::Uuid> {
-    let sql = match db.get_database_backend() {
+    let sql = match db.backend() {
         DbBackend::Postgres => {
             "SELECT id FROM products WHERE search_vector @@ plainto_tsquery('english', $1)"
         }
         _ => "SELECT product_id FROM products_fts WHERE products_fts MATCH ?",
     };
-    let words = match db.get_database_backend() {
+    let words = match db.backend() {
         DbBackend::Postgres => words.to_owned(),
         _ => words.split_whitespace().collect::<Vec<_>>().join(" AND "),
     };
-    db.query_all_raw(Statement::from_sql_and_values(
-        db.get_database_backend(),
-        sql,
-        [words.into()],
-    ))
-    .await
-    .unwrap()
-    .iter()
-    .map(|row| row.try_get_by_index::<uuid::Uuid>(0).unwrap())
-    .collect()
+    db.read()
+        .query_all_raw(Statement::from_sql_and_values(
+            db.backend(),
+            sql,
+            [words.into()],
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get_by_index::<uuid::Uuid>(0).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -259,7 +262,7 @@ async fn the_full_text_index_follows_inserts_renames_and_deletes_with_stemming()
         .value(Alias::new("name"), "Walking Boot")
         .and_where(Expr::col(Alias::new("id")).eq(shoe))
         .to_owned();
-    app.db.execute(&rename).await.unwrap();
+    app.db.write().execute(&rename).await.unwrap();
     assert!(search(&app.db, "running shoes").await.is_empty());
     assert_eq!(search(&app.db, "walk boots").await, [shoe]);
 
@@ -267,7 +270,7 @@ async fn the_full_text_index_follows_inserts_renames_and_deletes_with_stemming()
         .from_table(Alias::new("products"))
         .and_where(Expr::col(Alias::new("id")).eq(shoe))
         .to_owned();
-    app.db.execute(&delete).await.unwrap();
+    app.db.write().execute(&delete).await.unwrap();
     assert!(search(&app.db, "walk").await.is_empty());
 }
 
@@ -280,8 +283,9 @@ async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
     for i in 0..3 {
         let user = uuid::Uuid::now_v7();
         app.db
+            .write()
             .execute_raw(Statement::from_sql_and_values(
-                app.db.get_database_backend(),
+                app.db.backend(),
                 "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
                  VALUES ($1, $2, 'x', 'USER', $3, $3)",
                 [user.into(), format!("u{i}@example.com").into(), now.into()],
@@ -292,7 +296,7 @@ async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
     }
     let review = |user: uuid::Uuid, rating: i16| {
         Statement::from_sql_and_values(
-            app.db.get_database_backend(),
+            app.db.backend(),
             "INSERT INTO reviews (id, product_id, user_id, rating, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
             [
@@ -307,8 +311,9 @@ async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
     let aggregates = || async {
         let row = app
             .db
+            .read()
             .query_one_raw(Statement::from_sql_and_values(
-                app.db.get_database_backend(),
+                app.db.backend(),
                 "SELECT review_count, rating_total FROM products WHERE id = $1",
                 [product.into()],
             ))
@@ -322,12 +327,17 @@ async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
     };
 
     for (user, rating) in users.iter().zip([5, 4, 2]) {
-        app.db.execute_raw(review(*user, rating)).await.unwrap();
+        app.db
+            .write()
+            .execute_raw(review(*user, rating))
+            .await
+            .unwrap();
     }
     assert_eq!(aggregates().await, (3, 11));
     app.db
+        .write()
         .execute_raw(Statement::from_sql_and_values(
-            app.db.get_database_backend(),
+            app.db.backend(),
             "UPDATE reviews SET rating = 1 WHERE user_id = $1",
             [users[0].into()],
         ))
@@ -336,8 +346,9 @@ async fn review_aggregates_follow_inserts_updates_deletes_and_cascades() {
     assert_eq!(aggregates().await, (3, 7));
     // Deleting a user cascades to their review, and the trigger follows the cascade.
     app.db
+        .write()
         .execute_raw(Statement::from_sql_and_values(
-            app.db.get_database_backend(),
+            app.db.backend(),
             "DELETE FROM users WHERE id = $1",
             [users[1].into()],
         ))

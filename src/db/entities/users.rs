@@ -19,9 +19,15 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
 }
 
+/// The profile, joined on `users.id = user_profiles.user_id`. Declared from this side only
+/// (as the join it is), so the profile entity needs no way back.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(has_one = "super::user_profiles::Entity")]
+    #[sea_orm(
+        belongs_to = "super::user_profiles::Entity",
+        from = "Column::Id",
+        to = "super::user_profiles::Column::UserId"
+    )]
     Profile,
 }
 

@@ -68,7 +68,7 @@ impl Drop for Attempt {
         let (scope, subject) = (self.scope, std::mem::take(&mut self.subject));
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                if let Err(error) = release(db.writer(), scope, &subject, Verdict::None).await {
+                if let Err(error) = release(db.write(), scope, &subject, Verdict::None).await {
                     tracing::warn!(error = %error, "cannot give back a login attempt's slot");
                 }
             });
@@ -127,9 +127,9 @@ impl LockoutPolicy {
         let window_ended = now - self.window;
         // A write that returns a row: it must go through the writer.
         let granted = db
-            .writer()
+            .write()
             .query_one_raw(db::sql(
-                db,
+                db.read(),
                 "INSERT INTO attempt_budgets \
                    (scope, subject, failures, window_started_at, in_flight, lease_until) \
                  VALUES ($1, $2, 0, NULL, 1, $3) \
@@ -160,8 +160,9 @@ impl LockoutPolicy {
             return Ok(Reservation::Granted);
         }
         let row = db
+            .read()
             .query_one_raw(db::sql(
-                db,
+                db.read(),
                 "SELECT failures, window_started_at FROM attempt_budgets \
                  WHERE scope = $1 AND subject = $2",
                 [scope.into(), subject.into()],
@@ -193,7 +194,7 @@ impl LockoutPolicy {
         let verdict = Verdict::Failed {
             window: self.window,
         };
-        release(db.writer(), attempt.scope, &attempt.subject, verdict).await?;
+        release(db.write(), attempt.scope, &attempt.subject, verdict).await?;
         self.released.notify_waiters();
         Ok(())
     }
@@ -228,9 +229,9 @@ impl LockoutPolicy {
     pub async fn purge(&self, db: &Db) -> Result<u64, AppError> {
         let now = db::now();
         let purged = db
-            .writer()
+            .write()
             .execute_raw(db::sql(
-                db,
+                db.read(),
                 "DELETE FROM attempt_budgets \
                  WHERE (window_started_at IS NULL OR window_started_at <= $1) \
                    AND (in_flight = 0 OR lease_until IS NULL OR lease_until <= $2)",

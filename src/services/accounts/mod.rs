@@ -197,7 +197,7 @@ pub async fn login(db: &Db, auth: &Auth, cmd: Login) -> Result<Session, AppError
         .filter(users::Column::Email.eq(email.as_str()))
         .filter(users::Column::DeletedAt.is_null())
         .find_also_related(user_profiles::Entity)
-        .one(db)
+        .one(db.read())
         .await?;
     let verified = auth
         .passwords
@@ -325,7 +325,7 @@ pub async fn refresh(db: &Db, auth: &Auth, token: &str) -> Result<Tokens, AppErr
 /// wanted the token dead, and it is.
 pub async fn logout(db: &Db, token: &str) -> Result<(), AppError> {
     revoke_where(
-        db,
+        db.write(),
         refresh_tokens::Column::TokenHash.eq(tokens::hash_refresh_token(token)),
     )
     .await
@@ -377,7 +377,7 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let user = users::Entity::find_by_id(actor.id)
         .filter(users::Column::DeletedAt.is_null())
-        .one(db)
+        .one(db.read())
         .await?
         .ok_or(AppError::Unauthorized)?;
     let attempt = auth.lockout.begin(db, &Budget::Password(actor.id)).await?;
@@ -423,7 +423,7 @@ pub async fn authenticate(db: &Db, auth: &Auth, bearer: &str) -> Result<Actor, A
         .select_only()
         .column(users::Column::Role)
         .into_tuple::<Role>()
-        .one(db)
+        .one(db.read())
         .await?
         .ok_or(AppError::Unauthorized)?;
     Ok(Actor {
@@ -496,6 +496,6 @@ pub async fn create_admin(
 /// `ecommerce-api unlock`: ends the login lockout of an email at once (also when there is none).
 pub async fn unlock(db: &Db, auth: &Auth, email: &Email) -> Result<(), AppError> {
     auth.lockout
-        .unlock(db.writer(), &Budget::Login(email.as_str().to_owned()))
+        .unlock(db.write(), &Budget::Login(email.as_str().to_owned()))
         .await
 }

@@ -65,7 +65,7 @@ pub async fn list(
     slug: &str,
     page: PageRequest,
 ) -> Result<(Vec<Comment>, Pagination), AppError> {
-    let post = find_visible(db, actor, slug).await?;
+    let post = find_visible(db.read(), actor, slug).await?;
     let mut params = Params::default();
     let sql = format!(
         "{SELECT} WHERE c.post_id = {} ORDER BY c.created_at, c.id {}",
@@ -73,7 +73,8 @@ pub async fn list(
         params.page(page)
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, params.into_values()))
+        .read()
+        .query_all_raw(db::sql(db.read(), &sql, params.into_values()))
         .await?;
     let comments = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((comments, Pagination::new(page, post.comment_count)))

@@ -244,7 +244,7 @@ pub(crate) async fn find_visible(
 }
 
 pub async fn get(db: &Db, actor: Option<&Actor>, slug: &str) -> Result<Post, AppError> {
-    find_visible(db, actor, slug).await
+    find_visible(db.read(), actor, slug).await
 }
 
 /// `GET /posts` filters, checked.
@@ -296,8 +296,9 @@ pub async fn list(
     // The page takes the filter's values, then its own.
     let mut page_params = params.clone();
     let total: i64 = db
+        .read()
         .query_one_raw(db::sql(
-            db,
+            db.read(),
             &format!("SELECT COUNT(*) FROM posts p WHERE {condition}"),
             params.into_values(),
         ))
@@ -311,9 +312,10 @@ pub async fn list(
         page_params.page(page),
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, page_params.into_values()))
+        .read()
+        .query_all_raw(db::sql(db.read(), &sql, page_params.into_values()))
         .await?;
-    let posts = with_tags(db, &rows).await?;
+    let posts = with_tags(db.read(), &rows).await?;
     Ok((
         posts,
         Pagination::new(page, u64::try_from(total).unwrap_or(0)),
@@ -518,8 +520,9 @@ pub async fn delete(db: &Db, actor: &Actor, slug: &str) -> Result<(), AppError> 
 /// left out, so a draft's tags do not leak.
 pub async fn tag_counts(db: &Db) -> Result<Vec<TagCount>, AppError> {
     let rows = db
+        .read()
         .query_all_raw(db::sql(
-            db,
+            db.read(),
             "SELECT t.name, COUNT(*) AS post_count FROM tags t \
              JOIN post_tags pt ON pt.tag_id = t.id JOIN posts p ON p.id = pt.post_id \
              WHERE p.published GROUP BY t.name ORDER BY post_count DESC, t.name",

@@ -54,12 +54,17 @@ fn from_row(row: &QueryResult) -> Result<Category, DbErr> {
 /// Every category, by name.
 pub async fn list(db: &Db) -> Result<Vec<Category>, AppError> {
     let rows = db
-        .query_all_raw(db::sql(db, &format!("{SELECT} ORDER BY c.name"), []))
+        .read()
+        .query_all_raw(db::sql(db.read(), &format!("{SELECT} ORDER BY c.name"), []))
         .await?;
     Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
 }
 
-pub async fn get(db: &impl ConnectionTrait, id: CategoryId) -> Result<Category, AppError> {
+pub async fn get(db: &Db, id: CategoryId) -> Result<Category, AppError> {
+    find(db.read(), id).await
+}
+
+async fn find(db: &impl ConnectionTrait, id: CategoryId) -> Result<Category, AppError> {
     let row = db
         .query_one_raw(db::sql(
             db,
@@ -82,26 +87,28 @@ fn conflict(error: DbErr) -> AppError {
 pub async fn create(db: &Db, name: CategoryName) -> Result<Category, AppError> {
     let id = CategoryId::generate();
     let now = db::now();
-    db.execute_raw(db::sql(
-        db,
-        "INSERT INTO categories (id, name, slug, created_at, updated_at) \
+    db.write()
+        .execute_raw(db::sql(
+            db.read(),
+            "INSERT INTO categories (id, name, slug, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $4)",
-        [
-            id.into(),
-            name.name.into(),
-            name.slug.as_str().into(),
-            Value::from(now),
-        ],
-    ))
-    .await
-    .map_err(conflict)?;
-    get(db, id).await
+            [
+                id.into(),
+                name.name.into(),
+                name.slug.as_str().into(),
+                Value::from(now),
+            ],
+        ))
+        .await
+        .map_err(conflict)?;
+    find(db.read(), id).await
 }
 
 pub async fn rename(db: &Db, id: CategoryId, name: CategoryName) -> Result<Category, AppError> {
     let updated = db
+        .write()
         .execute_raw(db::sql(
-            db,
+            db.read(),
             "UPDATE categories SET name = $1, slug = $2, updated_at = $3 WHERE id = $4",
             [
                 name.name.into(),
@@ -115,14 +122,15 @@ pub async fn rename(db: &Db, id: CategoryId, name: CategoryName) -> Result<Categ
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("Category"));
     }
-    get(db, id).await
+    find(db.read(), id).await
 }
 
 /// Deletes the category; its products stay, without a category.
 pub async fn delete(db: &Db, id: CategoryId) -> Result<(), AppError> {
     let deleted = db
+        .write()
         .execute_raw(db::sql(
-            db,
+            db.read(),
             "DELETE FROM categories WHERE id = $1",
             [id.into()],
         ))

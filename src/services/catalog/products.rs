@@ -96,7 +96,12 @@ async fn query(
 }
 
 /// One product, archived or not (orders link to archived ones).
-pub async fn get(db: &impl ConnectionTrait, id: ProductId) -> Result<Product, AppError> {
+pub async fn get(db: &Db, id: ProductId) -> Result<Product, AppError> {
+    find(db.read(), id).await
+}
+
+/// [`get`], on any connection (a transaction's, to read what it wrote).
+async fn find(db: &impl ConnectionTrait, id: ProductId) -> Result<Product, AppError> {
     let mut params = Params::default();
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE p.id = {}", params.push(id));
     query(db, &sql, params)
@@ -197,7 +202,7 @@ pub async fn list(
     limit: u64,
 ) -> Result<(Vec<Product>, Option<Cursor>), AppError> {
     let mut params = Params::default();
-    let mut conditions = filter.conditions(db.get_database_backend(), &mut params);
+    let mut conditions = filter.conditions(db.backend(), &mut params);
     if let Some(after) = after {
         conditions.push(format!(
             "(p.created_at, p.id) < ({}, {})",
@@ -211,7 +216,7 @@ pub async fn list(
         conditions.join(" AND "),
         params.push(i64::try_from(limit + 1).unwrap_or(i64::MAX)),
     );
-    let mut products = query(db, &sql, params).await?;
+    let mut products = query(db.read(), &sql, params).await?;
     let next = if products.len() as u64 > limit {
         products.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         products.last().map(|last| Cursor {
@@ -232,10 +237,10 @@ pub async fn search(
     limit: u64,
 ) -> Result<Vec<Product>, AppError> {
     let mut params = Params::default();
-    let Some(plan) = search::plan(db.get_database_backend(), text, &mut params) else {
+    let Some(plan) = search::plan(db.backend(), text, &mut params) else {
         return Ok(Vec::new());
     };
-    let mut conditions = filter.conditions(db.get_database_backend(), &mut params);
+    let mut conditions = filter.conditions(db.backend(), &mut params);
     conditions.push(plan.condition);
     let sql = format!(
         "SELECT {COLUMNS} {} WHERE {} ORDER BY {} LIMIT {}",
@@ -244,7 +249,7 @@ pub async fn search(
         plan.order,
         params.push(i64::try_from(limit).unwrap_or(i64::MAX)),
     );
-    query(db, &sql, params).await
+    query(db.read(), &sql, params).await
 }
 
 const NAME_MAX_CHARS: usize = 200;
@@ -320,25 +325,26 @@ fn unknown_category(error: DbErr) -> AppError {
 pub async fn create(db: &Db, new: NewProduct) -> Result<Product, AppError> {
     let id = ProductId::generate();
     let now = db::now();
-    let backend = db.get_database_backend();
-    db.execute_raw(db::sql(
-        db,
-        "INSERT INTO products \
+    let backend = db.backend();
+    db.write()
+        .execute_raw(db::sql(
+            db.read(),
+            "INSERT INTO products \
            (id, name, description, price, in_stock, archived, category_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, false, $6, $7, $7)",
-        [
-            id.into(),
-            new.name.into(),
-            new.description.into(),
-            money::to_value(backend, new.price),
-            new.in_stock.into(),
-            new.category.into(),
-            Value::from(now),
-        ],
-    ))
-    .await
-    .map_err(unknown_category)?;
-    get(db, id).await
+            [
+                id.into(),
+                new.name.into(),
+                new.description.into(),
+                money::to_value(backend, new.price),
+                new.in_stock.into(),
+                new.category.into(),
+                Value::from(now),
+            ],
+        ))
+        .await
+        .map_err(unknown_category)?;
+    find(db.read(), id).await
 }
 
 /// `PATCH /products/{id}`: fields left out are unchanged; `description` and `categoryId` may
@@ -392,7 +398,7 @@ impl ProductUpdate {
 }
 
 pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Product, AppError> {
-    let backend = db.get_database_backend();
+    let backend = db.backend();
     let mut params = Params::default();
     let mut sets = vec![format!("updated_at = {}", params.push(db::now()))];
     if let Some(name) = update.name {
@@ -419,13 +425,14 @@ pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Pro
         params.push(id)
     );
     let updated = db
-        .execute_raw(db::sql(db, &sql, params.into_values()))
+        .write()
+        .execute_raw(db::sql(db.read(), &sql, params.into_values()))
         .await
         .map_err(unknown_category)?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("Product"));
     }
-    get(db, id).await
+    find(db.read(), id).await
 }
 
 /// What `DELETE /products/{id}` did.
@@ -521,7 +528,7 @@ impl PriceChanges {
 /// Sets every price in one transaction: if any id names no visible product, nothing changes
 /// and the answer names each such id.
 pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product>, AppError> {
-    let backend = db.get_database_backend();
+    let backend = db.backend();
     let now = db::now();
     let txn = db.begin_write().await?;
     let mut unknown = Vec::new();

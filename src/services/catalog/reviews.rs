@@ -79,8 +79,9 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<(Vec<Review>, Pagination), AppError> {
     let total: i64 = db
+        .read()
         .query_one_raw(db::sql(
-            db,
+            db.read(),
             "SELECT (SELECT COUNT(*) FROM reviews WHERE product_id = $1) \
              FROM products WHERE id = $1",
             [product.into()],
@@ -95,7 +96,8 @@ pub async fn list(
         params.page(page)
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, params.into_values()))
+        .read()
+        .query_all_raw(db::sql(db.read(), &sql, params.into_values()))
         .await?;
     let reviews = rows.iter().map(from_row).collect::<Result<_, _>>()?;
     Ok((
@@ -114,8 +116,9 @@ pub async fn create(
 ) -> Result<Review, AppError> {
     let id = ReviewId::generate();
     let inserted = db
+        .write()
         .execute_raw(db::sql(
-            db,
+            db.read(),
             "INSERT INTO reviews (id, product_id, user_id, rating, comment, created_at) \
              SELECT $1, p.id, $3, $4, $5, $6 FROM products p WHERE p.id = $2 AND NOT p.archived",
             [
@@ -132,8 +135,9 @@ pub async fn create(
         Ok(result) if result.rows_affected() == 0 => Err(AppError::NotFound("Product")),
         Ok(_) => {
             let row = db
+                .read()
                 .query_one_raw(db::sql(
-                    db,
+                    db.read(),
                     &format!("{SELECT} WHERE r.id = $1"),
                     [id.into()],
                 ))

@@ -157,7 +157,7 @@ pub(crate) async fn find_visible(
 }
 
 pub async fn get(db: &Db, actor: &Actor, id: OrderId) -> Result<Order, AppError> {
-    find_visible(db, actor, id).await
+    find_visible(db.read(), actor, id).await
 }
 
 /// `GET /orders` filters, checked.
@@ -214,7 +214,8 @@ pub async fn list(
     let mut page_params = params.clone();
     let count_sql = format!("SELECT COUNT(*) FROM orders {filter}");
     let total: i64 = db
-        .query_one_raw(db::sql(db, &count_sql, params.into_values()))
+        .read()
+        .query_one_raw(db::sql(db.read(), &count_sql, params.into_values()))
         .await?
         .ok_or_else(|| anyhow::anyhow!("a count returns a row"))?
         .try_get_by_index(0)?;
@@ -225,9 +226,10 @@ pub async fn list(
         page_params.page(page),
     );
     let rows = db
-        .query_all_raw(db::sql(db, &sql, page_params.into_values()))
+        .read()
+        .query_all_raw(db::sql(db.read(), &sql, page_params.into_values()))
         .await?;
-    let orders = with_items(db, rows).await?;
+    let orders = with_items(db.read(), rows).await?;
     Ok((
         orders,
         Pagination::new(page, u64::try_from(total).unwrap_or(0)),
@@ -236,10 +238,11 @@ pub async fn list(
 
 /// The order's history, oldest first.
 pub async fn events(db: &Db, actor: &Actor, id: OrderId) -> Result<Vec<OrderEvent>, AppError> {
-    find_visible(db, actor, id).await?;
+    find_visible(db.read(), actor, id).await?;
     let rows = db
+        .read()
         .query_all_raw(db::sql(
-            db,
+            db.read(),
             "SELECT kind, from_status, to_status, actor_id, created_at FROM order_events \
              WHERE order_id = $1 ORDER BY created_at, id",
             [id.into()],

@@ -176,7 +176,8 @@ impl TestApp {
         use sea_orm::ConnectionTrait;
         let row = self
             .db
-            .query_one_raw(ecommerce_api::db::sql(&self.db, sql, values))
+            .read()
+            .query_one_raw(ecommerce_api::db::sql(self.db.read(), sql, values))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))?;
         Some(
@@ -194,7 +195,8 @@ impl TestApp {
     pub async fn execute(&self, sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) {
         use sea_orm::ConnectionTrait;
         self.db
-            .execute_raw(ecommerce_api::db::sql(&self.db, sql, values))
+            .write()
+            .execute_raw(ecommerce_api::db::sql(self.db.read(), sql, values))
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
