@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -13,17 +14,22 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Method, StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+use crate::background::{Stop, Supervisor};
 use crate::config::Config;
+use crate::db::listen::listen;
 use crate::error::AppError;
+use crate::events::{self, relay::Relay};
 use crate::http::middleware::rate_limit::{ClientRateLimiter, rate_limit};
 use crate::http::middleware::{observe, request_id, responses};
 use crate::http::{self, docs};
+use crate::jobs::Workers;
 pub use crate::state::AppState;
 
 /// A request still running after this is answered 503, so a stuck query cannot pin a worker.
@@ -117,7 +123,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
         Ok(Application {
             listener,
-            state: AppState::new(config, db),
+            state: AppState::new(config, db).await?,
         })
     }
 
@@ -131,29 +137,55 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests
-    /// finish, and closes the database pool.
+    /// Serves, with the background work, until `shutdown` completes; then stops accepting,
+    /// lets in-flight requests and running jobs finish within the drain deadline, and closes
+    /// the database pool.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Application { listener, state } = self;
+        let (stop, stopping) = watch::channel(false);
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let supervisor = start_background(&state, stopping);
         let db = state.db.clone();
-        let purger = tokio::spawn(purge_periodically(state.clone()));
         let limits = state.config.connections;
         let served = crate::server::serve(listener, router(state), limits, shutdown).await;
-        purger.abort();
+        supervisor.join(limits.drain).await;
         served?;
         db.close().await.context("cannot close the database pool")?;
         Ok(())
     }
 }
 
-async fn purge_periodically(state: AppState) {
-    let mut tick = tokio::time::interval(PURGE_EVERY);
-    tick.tick().await;
-    loop {
-        tick.tick().await;
+/// The background work of a server: the wake-up listener, the outbox relay, the job workers
+/// and the purge.
+fn start_background(state: &AppState, stopping: watch::Receiver<bool>) -> Supervisor {
+    let mut supervisor = Supervisor::new(stopping);
+    supervisor.spawn("wake-up listener", |stop| listen(state.db.clone(), stop));
+    let relay = Relay {
+        db: state.db.clone(),
+        nats: state.nats.clone(),
+        subscribers: vec![Arc::new(events::Counter)],
+    };
+    supervisor.spawn("outbox relay", |stop| relay.run(stop));
+    let workers = Workers {
+        db: state.db.clone(),
+        mailer: state.mailer.clone(),
+        lease: state.config.job_lease,
+        drain: state.config.connections.drain,
+    };
+    supervisor.spawn("job workers", |stop| workers.run(stop));
+    let purge = state.clone();
+    supervisor.spawn("purge", |stop| purge_periodically(purge, stop));
+    supervisor
+}
+
+async fn purge_periodically(state: AppState, mut stop: Stop) {
+    while stop.sleep(PURGE_EVERY).await {
         match crate::services::maintenance::purge_expired(&state.db, &state.auth.lockout).await {
             Ok(purged) => tracing::debug!(?purged, "expired rows purged"),
             Err(error) => tracing::warn!(error = %error, "purging expired rows failed"),
@@ -195,6 +227,8 @@ mod tests {
     async fn state() -> AppState {
         let db = crate::db::connect("sqlite::memory:").await.unwrap();
         AppState::new(Config::for_database("sqlite::memory:"), db)
+            .await
+            .unwrap()
     }
 
     async fn test_router() -> Router {
@@ -312,7 +346,7 @@ mod tests {
     #[tokio::test]
     async fn shutdown_lets_in_flight_requests_finish() {
         let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-        let started_tx = std::sync::Arc::new(std::sync::Mutex::new(Some(started_tx)));
+        let started_tx = Arc::new(std::sync::Mutex::new(Some(started_tx)));
         let slow = Router::new().route(
             "/slow",
             get(move || {

@@ -51,6 +51,13 @@ pub struct Config {
     pub trusted_proxy_hops: u32,
     /// When set, `GET /metrics` requires `Authorization: Bearer <token>`.
     pub metrics_token: Option<SecretString>,
+    /// The sender of every mail (`MAIL_FROM`), checked at start-up.
+    pub mail_from: lettre::message::Mailbox,
+    /// Attempts before a job is kept as `DEAD`.
+    pub job_max_attempts: u32,
+    /// How long a worker holds a job without a heartbeat; a job whose worker died runs again
+    /// once it ends.
+    pub job_lease: Duration,
     pub connections: ConnectionLimits,
 }
 
@@ -68,6 +75,7 @@ impl ConfigError {
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/ecommerce.db";
 const MIN_JWT_SECRET_BYTES: usize = 32;
 const MIN_METRICS_TOKEN_BYTES: usize = 16;
+const DEFAULT_MAIL_FROM: &str = "ecommerce-api <no-reply@localhost>";
 const DAY: u64 = 86_400;
 
 /// One entry of `ALLOWED_ORIGINS`: `scheme://host[:port]`, exactly as a browser sends it in
@@ -209,6 +217,15 @@ impl Config {
             None => None,
         };
 
+        let mail_from = var("MAIL_FROM")
+            .unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned())
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|error| {
+                ConfigError(format!(
+                    "MAIL_FROM must be an address such as \"Shop <no-reply@shop.example>\": {error}"
+                ))
+            })?;
+
         Ok(Config {
             database_url,
             host: var("HOST").unwrap_or_else(|| "127.0.0.1".to_owned()),
@@ -230,6 +247,15 @@ impl Config {
             trust_proxy,
             trusted_proxy_hops: small("TRUSTED_PROXY_HOPS", 1, 1, 10)?,
             metrics_token,
+            mail_from,
+            job_max_attempts: small("JOB_MAX_ATTEMPTS", 8, 1, 100)?,
+            job_lease: secs("JOB_LEASE_SECS", 60, 3600).and_then(|lease| {
+                if lease < Duration::from_secs(5) {
+                    Err(ConfigError::new("JOB_LEASE_SECS must be from 5 to 3600"))
+                } else {
+                    Ok(lease)
+                }
+            })?,
             connections: ConnectionLimits {
                 header_read: secs("HEADER_READ_TIMEOUT_SECS", 10, 300)?,
                 keep_alive: secs("KEEP_ALIVE_TIMEOUT_SECS", 75, 3600)?,
@@ -290,6 +316,8 @@ mod tests {
         assert_eq!(config.login_max_failures, 5);
         assert_eq!(config.login_lockout, Duration::from_secs(900));
         assert_eq!(config.log_level, "info");
+        assert_eq!(config.mail_from.to_string(), "ecommerce-api <no-reply@localhost>");
+        assert_eq!(config.job_max_attempts, 8);
         assert!(config.redis_url.is_none() && config.nats_url.is_none());
         assert!(!config.trust_proxy);
     }
@@ -333,6 +361,9 @@ mod tests {
             ("ALLOWED_ORIGINS", "https://a.example/path"),
             ("ALLOWED_ORIGINS", "a.example"),
             ("METRICS_TOKEN", "short"),
+            ("MAIL_FROM", "not an address"),
+            ("JOB_MAX_ATTEMPTS", "0"),
+            ("JOB_LEASE_SECS", "2"),
         ] {
             let err = parse(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

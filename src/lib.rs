@@ -3,6 +3,8 @@
 //! Modules in reading order. Calls go one way: `http` calls `services`, which use `domain` and
 //! `db`; `domain` depends on nothing of ours.
 
+/// Background work under one supervisor: started with `serve`, stopped with it.
+pub mod background;
 /// Application state, the middleware stack, and serving with graceful shutdown.
 pub mod app;
 /// Typed configuration, read from the environment once at start-up.
@@ -13,10 +15,14 @@ pub mod db;
 /// Values valid by construction (Email, Password, Money, Slug, OrderStatus, typed ids), with
 /// no I/O.
 pub mod domain;
+/// Domain events after their commit: the outbox relay, in-process subscribers, NATS.
+pub mod events;
 /// The contract's error codes, the envelope and the status mapping.
 pub mod error;
 /// The REST adapter: routes, extractors, middleware and the OpenAPI document.
 pub mod http;
+/// Job workers (leases, backoff, `DEAD`) and the mailer.
+pub mod jobs;
 /// The HTTP/1 server loop with connection limits and a drain deadline.
 pub mod server;
 /// The use cases — accounts, users, catalog, orders, blog, seed — and the only home of

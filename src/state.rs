@@ -9,6 +9,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::events::nats::Nats;
+use crate::jobs::mailer::Mailer;
 use crate::services::accounts::Auth;
 
 /// What every handler may use. Cheap to clone: one `Arc`.
@@ -21,6 +23,9 @@ pub struct AppStateInner {
     pub auth: Auth,
     pub metrics: PrometheusHandle,
     pub started_at: Instant,
+    /// With `NATS_URL`: the JetStream publisher the relay uses, whose state `/ready` reports.
+    pub nats: Option<Arc<Nats>>,
+    pub mailer: Arc<Mailer>,
 }
 
 impl Deref for AppState {
@@ -31,13 +36,25 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(config: Config, db: Db) -> Self {
-        AppState(Arc::new(AppStateInner {
+    /// The state of a server on `db`: connects to NATS in the background (start-up never
+    /// waits for it) and checks `SMTP_URL`.
+    pub async fn new(config: Config, db: Db) -> anyhow::Result<Self> {
+        let nats = match &config.nats_url {
+            Some(url) => Some(Arc::new(Nats::connect(url).await?)),
+            None => None,
+        };
+        let mailer = Arc::new(Mailer::new(
+            config.smtp_url.as_ref(),
+            config.mail_from.clone(),
+        )?);
+        Ok(AppState(Arc::new(AppStateInner {
             auth: Auth::from_config(&config),
+            db: db.with_job_max_attempts(config.job_max_attempts),
             config: Arc::new(config),
-            db,
             metrics: crate::telemetry::metrics_handle(),
             started_at: Instant::now(),
-        }))
+            nats,
+            mailer,
+        })))
     }
 }

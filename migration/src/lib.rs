@@ -10,6 +10,7 @@ mod m20261124_000001_create_schema;
 mod m20261124_000002_product_search;
 mod m20261201_000003_review_aggregates;
 mod m20261202_000004_attempt_budgets;
+mod m20261203_000005_events_and_jobs;
 
 /// Runs backend-specific statements in order: the one place migrations match on the backend.
 async fn run_for_backend(
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_product_search::Migration),
             Box::new(m20261201_000003_review_aggregates::Migration),
             Box::new(m20261202_000004_attempt_budgets::Migration),
+            Box::new(m20261203_000005_events_and_jobs::Migration),
         ]
     }
 }

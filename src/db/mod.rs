@@ -11,12 +11,16 @@
 //! pool, since it locks rows, not the database.
 
 pub mod entities;
+pub mod leader;
+pub mod listen;
 pub mod money;
+pub mod outbox;
 pub mod queue;
 pub mod search;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -26,6 +30,7 @@ use sea_orm::sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sea_orm::sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
+use tokio::sync::Notify;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr,
     SqlxPostgresConnector, SqlxSqliteConnector, Statement, TransactionOptions, TransactionTrait,
@@ -70,6 +75,32 @@ pub const UNSUPPORTED_URL: &str = "DATABASE_URL must start with sqlite:// or pos
 pub struct Db {
     read: DatabaseConnection,
     write: DatabaseConnection,
+    wake: Arc<Wake>,
+    job_max_attempts: u32,
+}
+
+/// Attempts a job gets unless `JOB_MAX_ATTEMPTS` says otherwise.
+pub const DEFAULT_JOB_MAX_ATTEMPTS: u32 = 8;
+
+/// In-process wake-ups for the background work that a commit in this process gives work to:
+/// the outbox relay and the job workers wait on these instead of polling. (PostgreSQL also
+/// wakes other instances through `LISTEN`/`NOTIFY`.)
+#[derive(Debug, Default)]
+pub struct Wake {
+    pub outbox: Notify,
+    pub jobs: Notify,
+}
+
+impl Wake {
+    /// After committing an outbox row.
+    pub fn outbox(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// After committing a job.
+    pub fn jobs(&self) {
+        self.jobs.notify_one();
+    }
 }
 
 impl Db {
@@ -81,6 +112,22 @@ impl Db {
     /// The connection writes go through: one connection on SQLite, the pool on PostgreSQL.
     pub fn write(&self) -> &DatabaseConnection {
         &self.write
+    }
+
+    /// The same database, enqueueing jobs with this many attempts (`JOB_MAX_ATTEMPTS`).
+    pub fn with_job_max_attempts(mut self, attempts: u32) -> Self {
+        self.job_max_attempts = attempts;
+        self
+    }
+
+    /// How many attempts a job enqueued now gets before it is kept as `DEAD`.
+    pub fn job_max_attempts(&self) -> u32 {
+        self.job_max_attempts
+    }
+
+    /// Wake-ups for this process's background work; see [`Wake`].
+    pub fn wake(&self) -> &Wake {
+        &self.wake
     }
 
     /// Which database this is.
@@ -120,6 +167,8 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
             Ok(Db {
                 read: pool.clone(),
                 write: pool,
+                wake: Arc::default(),
+                job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
             })
         }
     }
@@ -165,6 +214,8 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     Ok(Db {
         read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
         write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+        wake: Arc::default(),
+        job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
     })
 }
 
@@ -187,6 +238,15 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
         .duration_trunc(TimeDelta::microseconds(1))
         .expect("microseconds divide any timestamp")
+}
+
+/// ` FOR UPDATE` on PostgreSQL, to lock the rows a transaction reads before it changes them;
+/// nothing on SQLite, whose write transactions hold the whole database.
+pub fn for_update(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => " FOR UPDATE",
+        _ => "",
+    }
 }
 
 /// A raw statement with `$1`, `$2` … placeholders, which both backends accept.

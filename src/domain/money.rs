@@ -1,7 +1,7 @@
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::Invalid;
 
@@ -110,6 +110,14 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// From the text it serialises to (`"19.99"`), as events and stored bodies carry it.
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Money::parse(&text).map_err(|invalid| serde::de::Error::custom(invalid.0))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The REST adapter. Each resource module contributes `routes()`; this module merges them into
 //! one `OpenApiRouter`, so the OpenAPI document is generated from the same code that routes.
 
+pub mod admin;
 pub mod auth;
 pub mod categories;
 pub mod docs;
@@ -65,6 +66,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(products::routes())
         .merge(orders::routes())
         .merge(posts::routes())
+        .merge(admin::routes())
 }
 
 /// The OpenAPI document, as served at `/api-docs/openapi.json` and printed by `openapi`.

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod blog;
 pub mod catalog;
+pub mod jobs;
 pub mod maintenance;
 pub mod orders;
 pub mod seed;

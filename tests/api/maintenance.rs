@@ -47,7 +47,9 @@ async fn purging_removes_only_what_has_expired() {
         Purged {
             attempt_budgets: 1,
             idempotency_keys: 1,
-            refresh_tokens: 1
+            refresh_tokens: 1,
+            delivered_events: 0,
+            done_jobs: 0,
         }
     );
     assert_eq!(

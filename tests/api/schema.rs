@@ -120,6 +120,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261124_000002_product_search",
             "m20261201_000003_review_aggregates",
             "m20261202_000004_attempt_budgets",
+            "m20261203_000005_events_and_jobs",
         ]
     );
     db.close().await.unwrap();

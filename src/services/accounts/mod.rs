@@ -21,10 +21,10 @@ pub use self::passwords::{Passwords, Verified};
 pub use self::tokens::{AccessTokens, Claims};
 use crate::config::Config;
 use crate::db::entities::{refresh_tokens, user_profiles, users};
-use crate::db::{self, Db, queue};
+use crate::db::{self, Db, outbox, queue};
 use crate::domain::{
-    Actor, Email, FieldError, Input, Invalid, Password, RefreshTokenId, Role, TokenFamilyId,
-    UserId, Validation, optional_text,
+    Actor, DomainEvent, Email, FieldError, Input, Invalid, Job, Password, RefreshTokenId, Role,
+    TokenFamilyId, UserId, Validation, optional_text,
 };
 use crate::error::AppError;
 use crate::services::users::{NAME_MAX_CHARS, User, find as find_user, optional_url};
@@ -86,8 +86,8 @@ impl Register {
     }
 }
 
-/// Creates a USER and queues the welcome mail in the same transaction, so there is never a
-/// user without a mail on its way, nor a mail for a user that was not created.
+/// Creates a USER, with its `user.registered` event and the welcome mail in the same
+/// transaction, so there is never a user without either, nor either without a user.
 pub async fn register(db: &Db, auth: &Auth, cmd: Register) -> Result<User, AppError> {
     let hash = auth.passwords.hash(cmd.password.expose()).await?;
     let now = db::now();
@@ -113,13 +113,12 @@ pub async fn register(db: &Db, auth: &Auth, cmd: Register) -> Result<User, AppEr
         }
         Err(error) => return Err(error.into()),
     };
-    queue::enqueue(
-        &txn,
-        queue::MAIL_WELCOME,
-        serde_json::json!({ "userId": id }),
-    )
-    .await?;
+    let email = user.email.clone();
+    outbox::append(&txn, DomainEvent::UserRegistered { user_id: id, email }).await?;
+    queue::enqueue(&txn, &Job::WelcomeMail { user_id: id }, db.job_max_attempts()).await?;
     txn.commit().await?;
+    db.wake().outbox();
+    db.wake().jobs();
     tracing::info!(user.id = %id, "user registered");
     Ok(User::from_models(user, None))
 }
@@ -405,11 +404,12 @@ pub async fn change_password(
     revoke_where(&txn, refresh_tokens::Column::UserId.eq(actor.id)).await?;
     queue::enqueue(
         &txn,
-        queue::MAIL_PASSWORD_CHANGED,
-        serde_json::json!({ "userId": actor.id }),
+        &Job::PasswordChangedMail { user_id: actor.id },
+        db.job_max_attempts(),
     )
     .await?;
     txn.commit().await?;
+    db.wake().jobs();
     tracing::info!(user.id = %actor.id, "password changed; every session revoked");
     Ok(())
 }

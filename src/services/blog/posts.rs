@@ -10,9 +10,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::can_see;
-use crate::db::{self, Db, Params};
+use crate::db::{self, Db, Params, outbox};
 use crate::domain::{
-    Actor, Input, Invalid, Lines, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation,
+    Actor, DomainEvent, Input, Invalid, Lines, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation,
     bounded_text, non_blank, optional, text,
 };
 use crate::error::AppError;
@@ -367,8 +367,28 @@ pub async fn create(db: &Db, actor: &Actor, post: NewPost) -> Result<Post, AppEr
     let created = find(&txn, candidate.as_str())
         .await?
         .ok_or_else(|| anyhow::anyhow!("the post just written is missing"))?;
+    if created.published {
+        published(&txn, &created).await?;
+    }
     txn.commit().await?;
+    if created.published {
+        db.wake().outbox();
+    }
     Ok(created)
+}
+
+/// `post.published`, in the transaction that publishes.
+async fn published(txn: &impl ConnectionTrait, post: &Post) -> Result<(), AppError> {
+    outbox::append(
+        txn,
+        DomainEvent::PostPublished {
+            post_id: post.id,
+            slug: post.slug.clone(),
+            author_id: post.author.id,
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 /// The base slug with the lowest free number from 2: `base-2` after `base`.
@@ -495,7 +515,15 @@ pub async fn update(
         set_tags(&txn, post.id, tags).await?;
     }
     let updated = find(&txn, slug).await?.ok_or(AppError::NotFound("Post"))?;
+    // Each move from draft to published is an event, a re-publish included.
+    let now_published = updated.published && !post.published;
+    if now_published {
+        published(&txn, &updated).await?;
+    }
     txn.commit().await?;
+    if now_published {
+        db.wake().outbox();
+    }
     Ok(updated)
 }
 

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::db::{self, Db, Params, money, search};
+use crate::db::{self, Db, Params, money, outbox, search};
 use crate::domain::{
-    CategoryId, Cursor, FieldError, Input, Invalid, Lines, Money, Patch, ProductId, Validation,
+    CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId, Validation,
     bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
@@ -424,15 +424,67 @@ pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Pro
         sets.join(", "),
         params.push(id)
     );
-    let updated = db
-        .write()
-        .execute_raw(db::sql(db.read(), &sql, params.into_values()))
+    // One transaction: the price read for the event is the one this update replaces.
+    let txn = db.begin_write().await?;
+    let old_price = match update.price {
+        Some(_) => Some(price_for_update(&txn, id, false).await?.ok_or(AppError::NotFound("Product"))?),
+        None => None,
+    };
+    let updated = txn
+        .execute_raw(db::sql(&txn, &sql, params.into_values()))
         .await
         .map_err(unknown_category)?;
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("Product"));
     }
-    find(db.read(), id).await
+    let changed = price_changed(&txn, id, old_price, update.price).await?;
+    let product = find(&txn, id).await?;
+    txn.commit().await?;
+    if changed {
+        db.wake().outbox();
+    }
+    Ok(product)
+}
+
+/// The product's price, its row locked until the transaction ends (on PostgreSQL; SQLite's
+/// write transaction holds the whole database). `visible_only` leaves archived ones out.
+async fn price_for_update(
+    txn: &impl ConnectionTrait,
+    id: ProductId,
+    visible_only: bool,
+) -> Result<Option<Money>, AppError> {
+    let backend = txn.get_database_backend();
+    let sql = format!(
+        "SELECT price FROM products WHERE id = $1{}{}",
+        if visible_only { " AND NOT archived" } else { "" },
+        db::for_update(backend),
+    );
+    let row = txn.query_one_raw(db::sql(txn, &sql, [id.into()])).await?;
+    Ok(row.map(|row| money::read(&row, "price", backend)).transpose()?)
+}
+
+/// Appends `product.price_changed` when the price really changed; whether it did.
+async fn price_changed(
+    txn: &impl ConnectionTrait,
+    id: ProductId,
+    old: Option<Money>,
+    new: Option<Money>,
+) -> Result<bool, AppError> {
+    match (old, new) {
+        (Some(old_price), Some(new_price)) if old_price != new_price => {
+            outbox::append(
+                txn,
+                DomainEvent::ProductPriceChanged {
+                    product_id: id,
+                    old_price,
+                    new_price,
+                },
+            )
+            .await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
 }
 
 /// What `DELETE /products/{id}` did.
@@ -535,21 +587,23 @@ pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product
     // Rows are locked in id order, so two overlapping batches cannot deadlock on PostgreSQL.
     let mut order: Vec<usize> = (0..changes.0.len()).collect();
     order.sort_by_key(|&i| changes.0[i].0);
+    let mut changed = false;
     for i in order {
         let (id, price) = changes.0[i];
-        let updated = txn
-            .execute_raw(db::sql(
-                &txn,
-                "UPDATE products SET price = $1, updated_at = $2 WHERE id = $3 AND NOT archived",
-                [money::to_value(backend, price), Value::from(now), id.into()],
-            ))
-            .await?;
-        if updated.rows_affected() == 0 {
+        let Some(old_price) = price_for_update(&txn, id, true).await? else {
             unknown.push((
                 i,
                 FieldError::new(format!("updates[{i}].id"), "does not name a product"),
             ));
-        }
+            continue;
+        };
+        txn.execute_raw(db::sql(
+            &txn,
+            "UPDATE products SET price = $1, updated_at = $2 WHERE id = $3",
+            [money::to_value(backend, price), Value::from(now), id.into()],
+        ))
+        .await?;
+        changed |= price_changed(&txn, id, Some(old_price), Some(price)).await?;
     }
     if !unknown.is_empty() {
         unknown.sort_by_key(|(i, _)| *i);
@@ -561,6 +615,9 @@ pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product
     let ids: Vec<ProductId> = changes.0.iter().map(|(id, _)| *id).collect();
     let products = get_many(&txn, &ids).await?;
     txn.commit().await?;
+    if changed {
+        db.wake().outbox();
+    }
     Ok(products)
 }
 

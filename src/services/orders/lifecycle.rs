@@ -4,8 +4,8 @@
 use sea_orm::{ConnectionTrait, Value};
 
 use super::{EVENT_STATUS_CHANGED, Order, find_visible, record_event};
-use crate::db::{self, Db};
-use crate::domain::{Actor, OrderId, OrderStatus};
+use crate::db::{self, Db, outbox};
+use crate::domain::{Actor, DomainEvent, OrderId, OrderStatus};
 use crate::error::AppError;
 
 /// Attempts when another request changed the order between our read and our write.
@@ -80,7 +80,18 @@ async fn transition(
             }
         }
         record_event(&txn, id, EVENT_STATUS_CHANGED, Some(from), to, actor.id).await?;
+        outbox::append(
+            &txn,
+            DomainEvent::OrderStatusChanged {
+                order_id: id,
+                from_status: from,
+                to_status: to,
+                actor_id: actor.id,
+            },
+        )
+        .await?;
         txn.commit().await?;
+        db.wake().outbox();
         order.status = to;
         order.updated_at = now;
         return Ok(order);

@@ -16,9 +16,10 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
 use sha2::{Digest, Sha256};
 
 use super::{EVENT_PLACED, Order, OrderItem, record_event};
-use crate::db::{self, Db, Params, money};
+use crate::db::{self, Db, Params, money, outbox};
 use crate::domain::{
-    Actor, FieldError, Input, Invalid, Money, OrderId, OrderStatus, ProductId, Validation,
+    Actor, DomainEvent, FieldError, Input, Invalid, Money, OrderId, OrderStatus, PlacedItem,
+    ProductId, Validation,
 };
 use crate::error::AppError;
 
@@ -167,6 +168,7 @@ async fn place_once(
     let Some(key) = key else {
         let placed = take_stock_and_write(&txn, actor, order).await?;
         txn.commit().await?;
+        db.wake().outbox();
         return Ok(Placement::Created(placed));
     };
 
@@ -201,6 +203,9 @@ async fn place_once(
     ))
     .await?;
     txn.commit().await?;
+    if result.is_ok() {
+        db.wake().outbox();
+    }
     result
 }
 
@@ -362,6 +367,23 @@ async fn take_stock_and_write(
     ))
     .await?;
     record_event(db, id, EVENT_PLACED, None, OrderStatus::Pending, actor.id).await?;
+    outbox::append(
+        db,
+        DomainEvent::OrderPlaced {
+            order_id: id,
+            customer_id: actor.id,
+            total,
+            items: items
+                .iter()
+                .map(|item| PlacedItem {
+                    product_id: item.product_id,
+                    quantity: item.quantity,
+                    price: item.price,
+                })
+                .collect(),
+        },
+    )
+    .await?;
 
     Ok(Order {
         id,
