@@ -316,7 +316,10 @@ mod tests {
         assert_eq!(config.login_max_failures, 5);
         assert_eq!(config.login_lockout, Duration::from_secs(900));
         assert_eq!(config.log_level, "info");
-        assert_eq!(config.mail_from.to_string(), "ecommerce-api <no-reply@localhost>");
+        assert_eq!(
+            config.mail_from.to_string(),
+            "ecommerce-api <no-reply@localhost>"
+        );
         assert_eq!(config.job_max_attempts, 8);
         assert!(config.redis_url.is_none() && config.nats_url.is_none());
         assert!(!config.trust_proxy);

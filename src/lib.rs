@@ -3,10 +3,10 @@
 //! Modules in reading order. Calls go one way: `http` calls `services`, which use `domain` and
 //! `db`; `domain` depends on nothing of ours.
 
-/// Background work under one supervisor: started with `serve`, stopped with it.
-pub mod background;
 /// Application state, the middleware stack, and serving with graceful shutdown.
 pub mod app;
+/// Background work under one supervisor: started with `serve`, stopped with it.
+pub mod background;
 /// Typed configuration, read from the environment once at start-up.
 pub mod config;
 /// Connections (the one place that tells SQLite from PostgreSQL), migrations, entities, and
@@ -15,10 +15,10 @@ pub mod db;
 /// Values valid by construction (Email, Password, Money, Slug, OrderStatus, typed ids), with
 /// no I/O.
 pub mod domain;
-/// Domain events after their commit: the outbox relay, in-process subscribers, NATS.
-pub mod events;
 /// The contract's error codes, the envelope and the status mapping.
 pub mod error;
+/// Domain events after their commit: the outbox relay, in-process subscribers, NATS.
+pub mod events;
 /// The REST adapter: routes, extractors, middleware and the OpenAPI document.
 pub mod http;
 /// Job workers (leases, backoff, `DEAD`) and the mailer.

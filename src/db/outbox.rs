@@ -64,9 +64,12 @@ pub async fn pending(db: &Db, limit: u64) -> Result<Vec<Pending>, DbErr> {
                 id: row.try_get("", "id")?,
                 kind: row.try_get("", "event_type")?,
                 created_at: row.try_get("", "created_at")?,
-                envelope: serde_json::from_value(payload)
-                    .map_err(|error| DbErr::Type(format!("an outbox row is unreadable: {error}")))?,
-                handled: row.try_get::<Option<DateTime<Utc>>>("", "handled_at")?.is_some(),
+                envelope: serde_json::from_value(payload).map_err(|error| {
+                    DbErr::Type(format!("an outbox row is unreadable: {error}"))
+                })?,
+                handled: row
+                    .try_get::<Option<DateTime<Utc>>>("", "handled_at")?
+                    .is_some(),
             })
         })
         .collect()

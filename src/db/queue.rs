@@ -19,7 +19,11 @@ use crate::domain::{Job, JobId};
 /// Writes `job` in the caller's transaction, so it exists exactly when the change that asked
 /// for it does. On PostgreSQL a `pg_notify` wakes the workers of every instance at commit; in
 /// this process, call `db.wake().jobs()` after commit.
-pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job, max_attempts: u32) -> Result<JobId, DbErr> {
+pub async fn enqueue(
+    txn: &impl ConnectionTrait,
+    job: &Job,
+    max_attempts: u32,
+) -> Result<JobId, DbErr> {
     let id = JobId::generate();
     let now = db::now();
     txn.execute_raw(db::sql(
@@ -36,7 +40,8 @@ pub async fn enqueue(txn: &impl ConnectionTrait, job: &Job, max_attempts: u32) -
     ))
     .await?;
     if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared("SELECT pg_notify('jobs', '')").await?;
+        txn.execute_unprepared("SELECT pg_notify('jobs', '')")
+            .await?;
     }
     Ok(id)
 }

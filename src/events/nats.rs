@@ -61,7 +61,7 @@ impl Nats {
                     .map_err(|error| anyhow::anyhow!("cannot create the {STREAM} stream: {error}"))
             })
             .await
-            .map(|()| ())
+            .copied()
     }
 
     /// Publishes `events` in order and waits for every acknowledgement. Returns how many,
@@ -93,7 +93,10 @@ impl Nats {
                     // Those sent before still count, if acknowledged.
                     let sent = acks.len();
                     let (acked, later) = await_acks(acks).await;
-                    return (acked, later.or_else(|| (acked == sent).then(|| error.into())));
+                    return (
+                        acked,
+                        later.or_else(|| (acked == sent).then(|| error.into())),
+                    );
                 }
             }
         }
@@ -101,7 +104,9 @@ impl Nats {
     }
 }
 
-async fn await_acks(acks: Vec<jetstream::context::PublishAckFuture>) -> (usize, Option<anyhow::Error>) {
+async fn await_acks(
+    acks: Vec<jetstream::context::PublishAckFuture>,
+) -> (usize, Option<anyhow::Error>) {
     let mut acked = 0;
     for ack in acks {
         match ack.await {

@@ -66,8 +66,12 @@ impl Mailer {
                     .context("cannot build the mail")?;
                 tokio::time::timeout(timeout, transport.send(message))
                     .await
-                    .map_err(|_| anyhow::anyhow!("the SMTP server did not answer within {timeout:?}"))?
-                    .map_err(|error| anyhow::anyhow!("the SMTP server refused the mail: {error}"))?;
+                    .map_err(|_| {
+                        anyhow::anyhow!("the SMTP server did not answer within {timeout:?}")
+                    })?
+                    .map_err(|error| {
+                        anyhow::anyhow!("the SMTP server refused the mail: {error}")
+                    })?;
                 Ok(())
             }
         }
@@ -102,6 +106,9 @@ mod tests {
             opportunistic_starttls("smtp://mail.example?tls=required"),
             "smtp://mail.example?tls=required"
         );
-        assert_eq!(opportunistic_starttls("smtps://mail.example"), "smtps://mail.example");
+        assert_eq!(
+            opportunistic_starttls("smtps://mail.example"),
+            "smtps://mail.example"
+        );
     }
 }

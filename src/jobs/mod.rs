@@ -62,7 +62,9 @@ impl Workers {
         while !stop.is_stopped() {
             while let Some(done) = running.try_join_next() {
                 if let Ok(id) = done {
-                    held.lock().unwrap_or_else(PoisonError::into_inner).remove(&id);
+                    held.lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id);
                 }
             }
             let free = CONCURRENCY - running.len();
@@ -299,7 +301,14 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_a_second_up_to_ten_minutes() {
-        for (attempts, seconds) in [(1, 1.0), (2, 2.0), (3, 4.0), (8, 128.0), (11, 600.0), (40, 600.0)] {
+        for (attempts, seconds) in [
+            (1, 1.0),
+            (2, 2.0),
+            (3, 4.0),
+            (8, 128.0),
+            (11, 600.0),
+            (40, 600.0),
+        ] {
             let delay = backoff(attempts).as_secs_f64();
             assert!(
                 (seconds * 0.9..=seconds * 1.1).contains(&delay),
@@ -310,6 +319,9 @@ mod tests {
 
     #[test]
     fn names_are_escaped_in_html() {
-        assert_eq!(escape_html("<b>Ann & \"Bo\"</b>"), "&lt;b&gt;Ann &amp; &quot;Bo&quot;&lt;/b&gt;");
+        assert_eq!(
+            escape_html("<b>Ann & \"Bo\"</b>"),
+            "&lt;b&gt;Ann &amp; &quot;Bo&quot;&lt;/b&gt;"
+        );
     }
 }

@@ -166,7 +166,10 @@ pub async fn list(
         ))
         .await?;
     let jobs = rows.iter().map(from_row).collect::<Result<_, _>>()?;
-    Ok((jobs, Pagination::new(page, u64::try_from(total).unwrap_or(0))))
+    Ok((
+        jobs,
+        Pagination::new(page, u64::try_from(total).unwrap_or(0)),
+    ))
 }
 
 /// A `DEAD` job becomes `PENDING` again with its attempts reset; any other state is a 409.

@@ -57,10 +57,7 @@ async fn registering_creates_a_user_whatever_role_is_sent_and_queues_a_welcome_m
         Some("USER")
     );
     let welcome = app
-        .count(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'mail.welcome'",
-            [],
-        )
+        .count("SELECT COUNT(*) FROM jobs WHERE kind = 'mail.welcome'", [])
         .await;
     assert_eq!(welcome, 1);
 }

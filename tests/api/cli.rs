@@ -491,3 +491,176 @@ async fn seed_loads_demo_data_and_running_it_again_adds_products_only() {
     );
     db.close().await.unwrap();
 }
+
+/// A child process of the real binary, killed when the test ends however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_process_killed_right_after_its_commits_loses_no_event_and_no_mail() {
+    use crate::harness::services::{NatsServer, SmtpMode, SmtpSink, eventually};
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut nats = NatsServer::start().await;
+    nats.stop();
+    let sink = SmtpSink::start(SmtpMode::Hang).await;
+    let (code, _, stderr) = output(
+        command(
+            &[
+                "create-admin",
+                "--email",
+                "admin@example.com",
+                "--password",
+                "admin password",
+            ],
+            dir.path(),
+        )
+        .env("DATABASE_URL", &database.url),
+    );
+    assert_eq!(code, Some(0), "{stderr}");
+    let nats_url = nats.url();
+    let serve = |port: u16| {
+        let child = command(&["serve"], dir.path())
+            .env("DATABASE_URL", &database.url)
+            .env("PORT", port.to_string())
+            .env("NATS_URL", &nats_url)
+            .env("SMTP_URL", sink.url())
+            .env("JOB_LEASE_SECS", "5")
+            .env("RATE_LIMIT_MAX", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Server(child);
+        for _ in 0..400 {
+            if health_answers(port) {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the server did not start");
+    };
+    let port = free_port();
+    let mut first = serve(port);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}/api/v1");
+    let post = |path: &str, body: serde_json::Value, token: Option<&str>| {
+        let mut request = client.post(format!("{base}{path}")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let login = |email: &'static str, password: &'static str| {
+        let request = post(
+            "/auth/login",
+            serde_json::json!({"email": email, "password": password}),
+            None,
+        );
+        async move {
+            let body: serde_json::Value = request.await.unwrap().json().await.unwrap();
+            body["data"]["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let admin = login("admin@example.com", "admin password").await;
+    let product: serde_json::Value = post(
+        "/products",
+        serde_json::json!({"name": "Tent", "price": "99.00", "inStock": 10}),
+        Some(&admin),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    for email in ["ann@example.com", "bob@example.com"] {
+        let registered = post(
+            "/auth/register",
+            serde_json::json!({"email": email, "password": "a long password"}),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(registered.status(), 201);
+    }
+    let ann = login("ann@example.com", "a long password").await;
+    for _ in 0..2 {
+        let placed = post(
+            "/orders",
+            serde_json::json!({"items": [{"productId": product["data"]["id"], "quantity": 1}]}),
+            Some(&ann),
+        )
+        .await
+        .unwrap();
+        assert_eq!(placed.status(), 201);
+    }
+    let db = ecommerce_api::db::connect(&database.url).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move {
+            use sea_orm::ConnectionTrait;
+            db.read()
+                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    eventually(
+        "a mail job is mid-send",
+        Duration::from_secs(20),
+        || async { count("SELECT COUNT(*) FROM jobs WHERE status = 'RUNNING'").await > 0 },
+    )
+    .await;
+
+    // SIGKILL: no drain, no chance to give anything back.
+    first.0.kill().unwrap();
+    first.0.wait().unwrap();
+    assert_eq!(
+        count("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").await,
+        4
+    );
+    nats.restart().await;
+    sink.set_mode(SmtpMode::Accept);
+    let _second = serve(free_port());
+
+    eventually(
+        "every event and every mail is delivered",
+        Duration::from_secs(60),
+        || async {
+            count("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL").await == 0
+                && count("SELECT COUNT(*) FROM jobs WHERE status <> 'DONE'").await == 0
+        },
+    )
+    .await;
+    let events = nats.events().await;
+    let mut published: Vec<String> = events.iter().map(|(_, id, _)| id.clone()).collect();
+    published.sort();
+    published.dedup();
+    assert_eq!(
+        (events.len(), published.len()),
+        (4, 4),
+        "each event once: {events:#?}"
+    );
+    let mut mails: Vec<String> = sink
+        .mails()
+        .iter()
+        .map(|mail| mail.header("Message-ID").unwrap())
+        .collect();
+    mails.sort();
+    mails.dedup();
+    assert_eq!(
+        (sink.mails().len(), mails.len()),
+        (2, 2),
+        "each welcome mail once"
+    );
+    db.close().await.unwrap();
+}

@@ -115,7 +115,12 @@ pub async fn register(db: &Db, auth: &Auth, cmd: Register) -> Result<User, AppEr
     };
     let email = user.email.clone();
     outbox::append(&txn, DomainEvent::UserRegistered { user_id: id, email }).await?;
-    queue::enqueue(&txn, &Job::WelcomeMail { user_id: id }, db.job_max_attempts()).await?;
+    queue::enqueue(
+        &txn,
+        &Job::WelcomeMail { user_id: id },
+        db.job_max_attempts(),
+    )
+    .await?;
     txn.commit().await?;
     db.wake().outbox();
     db.wake().jobs();

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 use super::can_see;
 use crate::db::{self, Db, Params, outbox};
 use crate::domain::{
-    Actor, DomainEvent, Input, Invalid, Lines, PageRequest, Pagination, PostId, Slug, TagId, UserId, Validation,
-    bounded_text, non_blank, optional, text,
+    Actor, DomainEvent, Input, Invalid, Lines, PageRequest, Pagination, PostId, Slug, TagId,
+    UserId, Validation, bounded_text, non_blank, optional, text,
 };
 use crate::error::AppError;
 use crate::services::users::Author;

@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params, money, outbox, search};
 use crate::domain::{
-    CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId, Validation,
-    bounded_text, non_blank, optional,
+    CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId,
+    Validation, bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
 
@@ -427,7 +427,11 @@ pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Pro
     // One transaction: the price read for the event is the one this update replaces.
     let txn = db.begin_write().await?;
     let old_price = match update.price {
-        Some(_) => Some(price_for_update(&txn, id, false).await?.ok_or(AppError::NotFound("Product"))?),
+        Some(_) => Some(
+            price_for_update(&txn, id, false)
+                .await?
+                .ok_or(AppError::NotFound("Product"))?,
+        ),
         None => None,
     };
     let updated = txn
@@ -456,11 +460,17 @@ async fn price_for_update(
     let backend = txn.get_database_backend();
     let sql = format!(
         "SELECT price FROM products WHERE id = $1{}{}",
-        if visible_only { " AND NOT archived" } else { "" },
+        if visible_only {
+            " AND NOT archived"
+        } else {
+            ""
+        },
         db::for_update(backend),
     );
     let row = txn.query_one_raw(db::sql(txn, &sql, [id.into()])).await?;
-    Ok(row.map(|row| money::read(&row, "price", backend)).transpose()?)
+    Ok(row
+        .map(|row| money::read(&row, "price", backend))
+        .transpose()?)
 }
 
 /// Appends `product.price_changed` when the price really changed; whether it did.

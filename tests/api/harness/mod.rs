@@ -1,6 +1,7 @@
 //! `spawn_app()` and the handle tests talk to.
 
 mod database;
+pub mod services;
 
 use std::time::Duration;
 
@@ -24,8 +25,12 @@ pub struct TestApp {
     pub state: AppState,
     pub client: reqwest::Client,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    // Dropped last: the database outlives the server and the pools above.
-    database: TestDatabase,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    url: String,
+    // Dropped last: the database outlives the server and the pools above. `None` for a second
+    // instance on another app's database.
+    #[expect(dead_code, reason = "held so the database is dropped after the server")]
+    database: Option<TestDatabase>,
 }
 
 /// The app with test defaults: rate limiting off, so suites may send many requests.
@@ -36,7 +41,21 @@ pub async fn spawn_app() -> TestApp {
 /// The app with the configuration adjusted first, as an operator's environment would.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let database = TestDatabase::create().await;
-    let mut config = Config::for_database(database.url.clone());
+    let url = database.url.clone();
+    start(url, Some(database), configure).await
+}
+
+/// A second instance on `other`'s database, as behind a load balancer.
+pub async fn spawn_app_sharing(other: &TestApp, configure: impl FnOnce(&mut Config)) -> TestApp {
+    start(other.url.clone(), None, configure).await
+}
+
+async fn start(
+    url: String,
+    database: Option<TestDatabase>,
+    configure: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config::for_database(url.clone());
     config.port = 0;
     config.rate_limit_max = 0;
     configure(&mut config);
@@ -45,13 +64,13 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
     let address = format!("http://{}", app.local_addr());
     let state = app.state().clone();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app.run_until(async {
+    let server = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
 
     TestApp {
         address,
-        db: ecommerce_api::db::connect(&database.url)
+        db: ecommerce_api::db::connect(&url)
             .await
             .expect("the test database accepts a second pool"),
         state,
@@ -61,7 +80,24 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Config)) -> TestApp {
             .build()
             .unwrap(),
         shutdown: Some(shutdown),
+        server: Some(server),
+        url,
         database,
+    }
+}
+
+impl TestApp {
+    /// Shuts the app down as SIGTERM would and waits until it has stopped.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task ends")
+                .expect("the app stops cleanly");
+        }
     }
 }
 
@@ -130,7 +166,7 @@ impl TestResponse {
 impl TestApp {
     /// The URL of the app's database, for running the binary against it.
     pub fn database_url(&self) -> &str {
-        &self.database.url
+        &self.url
     }
 
     pub fn url(&self, path: &str) -> String {
