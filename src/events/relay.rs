@@ -21,6 +21,10 @@ use crate::db::{self, Db};
 
 /// Events delivered per round trip.
 const BATCH: u64 = 256;
+/// After a busy round, how long commits may gather before the next one: under load this turns
+/// a round trip per event into one per batch (on SQLite the relay's writes share the one
+/// writer with every request), at the price of a few milliseconds of latency.
+const COALESCE: Duration = Duration::from_millis(10);
 /// The fallback check when nothing woke the relay.
 const IDLE_CHECK: Duration = Duration::from_secs(60);
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
@@ -55,6 +59,8 @@ impl Relay {
                         }
                         if delivered == 0 {
                             self.wait_for_work(&mut stop).await;
+                        } else if !stop.sleep(COALESCE).await {
+                            return;
                         }
                     }
                     Err(error) => {
@@ -102,12 +108,16 @@ impl Relay {
             outbox::mark(&self.db, &ids, true).await?;
             return Ok(batch.len());
         };
-        if !fresh.is_empty() {
-            // Seen here, so a NATS outage does not make subscribers see them twice.
-            let ids: Vec<_> = fresh.iter().map(|event| event.id).collect();
+        let (acked, error) = nats.publish(&batch).await;
+        if error.is_some() {
+            // Seen here though not yet published, so subscribers do not see them twice.
+            let ids: Vec<_> = batch[acked..]
+                .iter()
+                .filter(|event| !event.handled)
+                .map(|event| event.id)
+                .collect();
             outbox::mark(&self.db, &ids, false).await?;
         }
-        let (acked, error) = nats.publish(&batch).await;
         let now = db::now();
         for event in &batch[..acked] {
             let latency = (now - event.created_at).to_std().unwrap_or_default();
