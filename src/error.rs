@@ -70,6 +70,10 @@ pub enum AppError {
     AccountLocked { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// The refusal an earlier request with the same `Idempotency-Key` got, told again as it
+    /// was stored (its code, message and details).
+    #[error("{}", .0.message)]
+    Replayed(ErrorBody),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -99,7 +103,7 @@ pub struct ErrorEnvelope {
     pub error: ErrorBody,
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
@@ -131,6 +135,7 @@ impl AppError {
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::AccountLocked { .. } => ErrorCode::AccountLocked,
             AppError::Unavailable(_) => ErrorCode::Unavailable,
+            AppError::Replayed(body) => body.code,
             AppError::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -158,6 +163,7 @@ impl AppError {
     fn public_message(&self) -> String {
         match self {
             AppError::Internal(_) => "Internal server error".to_owned(),
+            AppError::Replayed(body) => body.message.clone(),
             other => {
                 let text = other.to_string();
                 let mut chars = text.chars();
@@ -209,6 +215,7 @@ impl AppError {
                     AppError::Validation(fields) | AppError::InsufficientStock(fields) => {
                         Some(fields.clone())
                     }
+                    AppError::Replayed(body) => body.details.clone(),
                     _ => None,
                 },
             },

@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{Invalid, Validation};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
 use crate::http::envelope::{Created, Data};
@@ -109,23 +108,6 @@ pub struct RefreshRequest {
     pub refresh_token: Field<String>,
 }
 
-/// Refresh tokens are 43 characters; this bound only keeps junk from being hashed.
-const MAX_REFRESH_TOKEN_BYTES: usize = 512;
-
-/// The token of a refresh or logout body.
-fn refresh_token(body: RefreshRequest) -> Result<String, AppError> {
-    let mut v = Validation::default();
-    let token = v.required("refreshToken", body.refresh_token.input(), |token| {
-        if token.len() > MAX_REFRESH_TOKEN_BYTES {
-            return Err(Invalid::new(format!(
-                "must be at most {MAX_REFRESH_TOKEN_BYTES} characters"
-            )));
-        }
-        Ok(token)
-    });
-    Ok(v.finish(token)?)
-}
-
 /// Exchange a refresh token for a new access token and a new refresh token.
 ///
 /// A refresh token works once. Presenting one that was already exchanged revokes every token
@@ -141,7 +123,7 @@ pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Data<Tokens>, AppError> {
-    let tokens = accounts::refresh(&state.db, &state.auth, &refresh_token(body)?).await?;
+    let tokens = accounts::refresh(&state.db, &state.auth, &accounts::refresh_token(body.refresh_token.input())?).await?;
     Ok(Data::new(tokens))
 }
 
@@ -156,6 +138,6 @@ pub async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, AppError> {
-    accounts::logout(&state.db, &refresh_token(body)?).await?;
+    accounts::logout(&state.db, &accounts::refresh_token(body.refresh_token.input())?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -72,10 +72,10 @@ fn parse_name(body: &CategoryRequest) -> Result<CategoryName, AppError> {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Json(body): Json<CategoryRequest>,
 ) -> Result<Created<Category>, AppError> {
-    let category = categories::create(&state.db, parse_name(&body)?).await?;
+    let category = categories::create(&state.db, &admin, parse_name(&body)?).await?;
     Ok(Data::new(category).created())
 }
 
@@ -92,11 +92,11 @@ pub async fn create(
     ))]
 pub async fn rename(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Path(path): Path<CategoryPath>,
     Json(body): Json<CategoryRequest>,
 ) -> Result<Data<Category>, AppError> {
-    let category = categories::rename(&state.db, path.id, parse_name(&body)?).await?;
+    let category = categories::rename(&state.db, &admin, path.id, parse_name(&body)?).await?;
     Ok(Data::new(category))
 }
 
@@ -111,9 +111,9 @@ pub async fn rename(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Path(path): Path<CategoryPath>,
 ) -> Result<Message, AppError> {
-    categories::delete(&state.db, path.id).await?;
+    categories::delete(&state.db, &admin, path.id).await?;
     Ok(Message::new("Category deleted"))
 }

@@ -164,6 +164,17 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller of a request: `None` without a token, an error for a bad one. What
+/// `Option<AuthUser>` and the GraphQL handler both use.
+pub async fn actor_from_parts(parts: &Parts, state: &AppState) -> Result<Option<Actor>, AppError> {
+    match bearer(parts)? {
+        None => Ok(None),
+        Some(token) => accounts::authenticate(&state.db, &state.auth, token)
+            .await
+            .map(Some),
+    }
+}
+
 /// `Option<AuthUser>`: `None` for an anonymous request, but a bad token is still a 401 rather
 /// than silently anonymous, so a client learns its token expired.
 impl OptionalFromRequestParts<AppState> for AuthUser {
@@ -173,12 +184,7 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Option<Self>, AppError> {
-        match bearer(parts)? {
-            None => Ok(None),
-            Some(token) => accounts::authenticate(&state.db, &state.auth, token)
-                .await
-                .map(|actor| Some(AuthUser(actor))),
-        }
+        Ok(actor_from_parts(parts, state).await?.map(AuthUser))
     }
 }
 

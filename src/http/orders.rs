@@ -2,7 +2,7 @@
 //! and history.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -94,24 +94,20 @@ pub async fn place(
         product_id: line.product_id.as_deref().input(),
         quantity: line.quantity.clone().input(),
     }))?;
-    Ok(
-        match orders::place_order(&state.db, &actor, key.as_ref(), &order).await? {
-            Placement::Created(order) => Data::new(order).created().into_response(),
-            Placement::Replayed { status, body } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                let mut response = if status.is_success() {
-                    (status, axum::Json(Data::new(body))).into_response()
-                } else {
-                    (status, axum::Json(body)).into_response()
-                };
-                response.headers_mut().insert(
-                    IDEMPOTENT_REPLAYED.clone(),
-                    HeaderValue::from_static("true"),
-                );
-                response
-            }
-        },
-    )
+    let (mut response, replayed) =
+        match orders::place_order(&state.db, &actor, key.as_ref(), &order).await {
+            Ok(Placement::Created(order)) => (Data::new(order).created().into_response(), false),
+            Ok(Placement::Replayed(order)) => (Data::new(order).created().into_response(), true),
+            Err(refusal @ AppError::Replayed(_)) => (refusal.into_response(), true),
+            Err(error) => return Err(error),
+        };
+    if replayed {
+        response.headers_mut().insert(
+            IDEMPOTENT_REPLAYED.clone(),
+            HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -260,13 +260,7 @@ pub struct CommentRequest {
 }
 
 fn parse_content(body: &CommentRequest) -> Result<String, AppError> {
-    let mut v = Validation::default();
-    let content = v.required(
-        "content",
-        body.content.as_deref().input(),
-        comments::content,
-    );
-    Ok(v.finish(content)?)
+    comments::parse(body.content.as_deref().input())
 }
 
 /// Comment on a post you can see.

@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::domain::{
-    Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, bounded_text, parse_limit,
+    Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, parse_limit,
 };
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
@@ -119,10 +119,7 @@ pub async fn search(
     Query(query): Query<ProductSearchQuery>,
 ) -> Result<Data<Vec<Product>>, AppError> {
     let mut v = Validation::default();
-    let text = v.field(
-        "q",
-        bounded_text(query.q.as_deref().unwrap_or_default(), 200),
-    );
+    let text = v.field("q", products::search_text(query.q.as_deref()));
     let limit = v.field("limit", parse_limit(query.limit.as_deref(), PRODUCT_PAGE));
     let filter = ProductFilter::parse(
         &mut v,
@@ -188,7 +185,7 @@ pub struct NewProductRequest {
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Json(body): Json<NewProductRequest>,
 ) -> Result<Created<Product>, AppError> {
     let new = NewProduct::parse(
@@ -198,7 +195,7 @@ pub async fn create(
         body.in_stock.input(),
         body.category_id.as_deref().input(),
     )?;
-    Ok(Data::new(products::create(&state.db, new).await?).created())
+    Ok(Data::new(products::create(&state.db, &admin, new).await?).created())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -236,7 +233,7 @@ pub struct ProductUpdateRequest {
     ))]
 pub async fn update(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Path(path): Path<ProductPath>,
     Json(body): Json<ProductUpdateRequest>,
 ) -> Result<Data<Product>, AppError> {
@@ -248,7 +245,7 @@ pub async fn update(
         body.category_id.patch(),
     )?;
     Ok(Data::new(
-        products::update(&state.db, path.id, update).await?,
+        products::update(&state.db, &admin, path.id, update).await?,
     ))
 }
 
@@ -264,11 +261,11 @@ pub async fn update(
     ))]
 pub async fn delete(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Path(path): Path<ProductPath>,
 ) -> Result<Message, AppError> {
     Ok(Message::new(
-        match products::delete(&state.db, path.id).await? {
+        match products::delete(&state.db, &admin, path.id).await? {
             Removal::Deleted => "Product deleted",
             Removal::Archived => "Product archived: it appears in orders",
         },
@@ -303,7 +300,7 @@ pub struct PriceChangeRequest {
     ))]
 pub async fn change_prices(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Json(body): Json<PriceChangesRequest>,
 ) -> Result<Data<Vec<Product>>, AppError> {
     let updates = list_of(&body.updates, |update| PriceChangeInput {
@@ -312,7 +309,7 @@ pub async fn change_prices(
     });
     let changes = PriceChanges::parse(updates)?;
     Ok(Data::with_message(
-        products::change_prices(&state.db, changes).await?,
+        products::change_prices(&state.db, &admin, changes).await?,
         "Prices updated",
     ))
 }

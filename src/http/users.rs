@@ -174,7 +174,7 @@ pub struct UserListQuery {
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
     Query(query): Query<UserListQuery>,
 ) -> Result<Paginated<User>, AppError> {
     let mut v = Validation::default();
@@ -194,7 +194,7 @@ pub async fn list(
     let (Some(filters), Some(page)) = (filters, page) else {
         return Err(v.into());
     };
-    let (users, pagination) = users::list(&state.db, filters, page).await?;
+    let (users, pagination) = users::list(&state.db, &admin, filters, page).await?;
     Ok(Paginated::new(users, pagination))
 }
 
@@ -207,9 +207,9 @@ pub async fn list(
     ))]
 pub async fn stats(
     State(state): State<AppState>,
-    _admin: RequireRole<Admin>,
+    RequireRole(admin, ..): RequireRole<Admin>,
 ) -> Result<Data<UserStats>, AppError> {
-    Ok(Data::new(users::stats(&state.db).await?))
+    Ok(Data::new(users::stats(&state.db, &admin).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::db::{self, Db, Params};
 use crate::domain::{Actor, Invalid, JobId, PageRequest, Pagination, Validation, non_blank};
 use crate::error::AppError;
+use crate::services::admin_only;
 
 /// A job as the admin routes show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -112,14 +113,6 @@ fn from_row(row: &QueryResult) -> Result<JobView, DbErr> {
         created_at: row.try_get("", "created_at")?,
         updated_at: row.try_get("", "updated_at")?,
     })
-}
-
-fn admin_only(actor: &Actor) -> Result<(), AppError> {
-    if actor.is_admin() {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden)
-    }
 }
 
 /// Jobs, newest first.

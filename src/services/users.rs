@@ -19,6 +19,7 @@ use crate::domain::{
     optional, optional_text, timestamp, web_url,
 };
 use crate::error::AppError;
+use crate::services::admin_only;
 
 /// A user as every response shows it: never a password or a hash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -355,11 +356,14 @@ impl UserQuery {
     }
 }
 
+/// Admins only.
 pub async fn list(
     db: &Db,
+    actor: &Actor,
     query: UserQuery,
     page: PageRequest,
 ) -> Result<(Vec<User>, Pagination), AppError> {
+    admin_only(actor)?;
     let mut select = live();
     if let Some(search) = &query.search {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
@@ -417,7 +421,9 @@ pub struct UserStats {
     pub active_users: u64,
 }
 
-pub async fn stats(db: &Db) -> Result<UserStats, AppError> {
+/// Admins only.
+pub async fn stats(db: &Db, actor: &Actor) -> Result<UserStats, AppError> {
+    admin_only(actor)?;
     let now = db::now();
     let month_start = Utc
         .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
@@ -454,6 +460,7 @@ pub async fn stats(db: &Db) -> Result<UserStats, AppError> {
 /// Admins change others' roles. Changing one's own is refused, so the last admin cannot
 /// demote themselves by accident and lock everyone out of administration.
 pub async fn set_role(db: &Db, actor: &Actor, id: UserId, role: Role) -> Result<User, AppError> {
+    admin_only(actor)?;
     if actor.id == id {
         return Err(AppError::Conflict("You cannot change your own role".into()));
     }
@@ -474,6 +481,7 @@ pub async fn set_role(db: &Db, actor: &Actor, id: UserId, role: Role) -> Result<
 /// with orders is kept for the orders' sake but anonymised: no email, name or password, so it
 /// can never log in again and the API no longer shows it.
 pub async fn delete(db: &Db, actor: &Actor, id: UserId) -> Result<(), AppError> {
+    admin_only(actor)?;
     if actor.id == id {
         return Err(AppError::Conflict(
             "You cannot delete your own account".into(),

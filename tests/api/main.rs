@@ -4,6 +4,7 @@
 mod harness;
 
 mod auth;
+mod authorization;
 mod blog;
 mod categories;
 mod cli;

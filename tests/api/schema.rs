@@ -121,6 +121,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261201_000003_review_aggregates",
             "m20261202_000004_attempt_budgets",
             "m20261203_000005_events_and_jobs",
+            "m20261204_000006_idempotency_outcomes",
         ]
     );
     db.close().await.unwrap();

@@ -325,6 +325,23 @@ pub async fn refresh(db: &Db, auth: &Auth, token: &str) -> Result<Tokens, AppErr
     ))
 }
 
+/// Refresh tokens are 43 characters; this bound only keeps junk from being hashed.
+const MAX_REFRESH_TOKEN_BYTES: usize = 512;
+
+/// The refresh token of a refresh or logout request, checked for presence and size.
+pub fn refresh_token(input: Input<String>) -> Result<String, AppError> {
+    let mut v = Validation::default();
+    let token = v.required("refreshToken", input, |token| {
+        if token.len() > MAX_REFRESH_TOKEN_BYTES {
+            return Err(Invalid::new(format!(
+                "must be at most {MAX_REFRESH_TOKEN_BYTES} characters"
+            )));
+        }
+        Ok(token)
+    });
+    Ok(v.finish(token)?)
+}
+
 /// Revokes one refresh token. Unknown and already revoked tokens are not an error: the caller
 /// wanted the token dead, and it is.
 pub async fn logout(db: &Db, token: &str) -> Result<(), AppError> {

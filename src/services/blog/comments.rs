@@ -10,7 +10,7 @@ use super::can_see;
 use super::posts::find_visible;
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, CommentId, Invalid, Lines, PageRequest, Pagination, PostId, UserId, text,
+    Actor, CommentId, Input, Invalid, Lines, PageRequest, Pagination, PostId, UserId, Validation, text,
 };
 use crate::error::AppError;
 use crate::services::users::Author;
@@ -31,6 +31,13 @@ const CONTENT_MAX_CHARS: usize = 10_000;
 /// A comment's text: 1 to 10,000 characters; may span lines.
 pub fn content(raw: &str) -> Result<String, Invalid> {
     text(raw, CONTENT_MAX_CHARS, Lines::Multi)
+}
+
+/// The `content` of a new or edited comment, as sent.
+pub fn parse(content: Input<&str>) -> Result<String, AppError> {
+    let mut v = Validation::default();
+    let content = v.required("content", content, self::content);
+    Ok(v.finish(content)?)
 }
 
 const SELECT: &str = "SELECT c.id, c.post_id, c.content, c.author_id, u.name AS author_name, \
@@ -173,4 +180,40 @@ pub async fn delete(db: &Db, actor: &Actor, id: CommentId) -> Result<(), AppErro
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The first `per_post` comments of each of these posts, oldest first, in one statement
+/// whatever their number. The caller has already decided the actor may see these posts.
+pub async fn first_for(
+    db: &Db,
+    posts: &[PostId],
+    per_post: u64,
+) -> Result<std::collections::HashMap<PostId, Vec<Comment>>, AppError> {
+    let mut by_post = std::collections::HashMap::new();
+    if posts.is_empty() {
+        return Ok(by_post);
+    }
+    let mut params = Params::default();
+    let ids: Vec<String> = posts.iter().map(|id| params.push(*id)).collect();
+    let sql = format!(
+        "SELECT * FROM (SELECT c.id, c.post_id, c.content, c.author_id, u.name AS author_name, \
+           c.created_at, c.updated_at, ROW_NUMBER() OVER \
+           (PARTITION BY c.post_id ORDER BY c.created_at, c.id) AS position \
+         FROM comments c JOIN users u ON u.id = c.author_id WHERE c.post_id IN ({})) ranked \
+         WHERE position <= {} ORDER BY post_id, position",
+        ids.join(", "),
+        params.push(i64::try_from(per_post).unwrap_or(i64::MAX)),
+    );
+    let rows = db
+        .read()
+        .query_all_raw(db::sql(db.read(), &sql, params.into_values()))
+        .await?;
+    for row in &rows {
+        let comment = from_row(row)?;
+        by_post
+            .entry(comment.post_id)
+            .or_insert_with(Vec::new)
+            .push(comment);
+    }
+    Ok(by_post)
 }

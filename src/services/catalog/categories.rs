@@ -6,8 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, Db};
-use crate::domain::{CategoryId, Invalid, Slug, bounded_text};
+use crate::domain::{Actor, CategoryId, Invalid, Slug, bounded_text};
 use crate::error::AppError;
+use crate::services::admin_only;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -84,7 +85,9 @@ fn conflict(error: DbErr) -> AppError {
     }
 }
 
-pub async fn create(db: &Db, name: CategoryName) -> Result<Category, AppError> {
+/// Admins only.
+pub async fn create(db: &Db, actor: &Actor, name: CategoryName) -> Result<Category, AppError> {
+    admin_only(actor)?;
     let id = CategoryId::generate();
     let now = db::now();
     db.write()
@@ -104,7 +107,14 @@ pub async fn create(db: &Db, name: CategoryName) -> Result<Category, AppError> {
     find(db.read(), id).await
 }
 
-pub async fn rename(db: &Db, id: CategoryId, name: CategoryName) -> Result<Category, AppError> {
+/// Admins only.
+pub async fn rename(
+    db: &Db,
+    actor: &Actor,
+    id: CategoryId,
+    name: CategoryName,
+) -> Result<Category, AppError> {
+    admin_only(actor)?;
     let updated = db
         .write()
         .execute_raw(db::sql(
@@ -126,7 +136,8 @@ pub async fn rename(db: &Db, id: CategoryId, name: CategoryName) -> Result<Categ
 }
 
 /// Deletes the category; its products stay, without a category.
-pub async fn delete(db: &Db, id: CategoryId) -> Result<(), AppError> {
+pub async fn delete(db: &Db, actor: &Actor, id: CategoryId) -> Result<(), AppError> {
+    admin_only(actor)?;
     let deleted = db
         .write()
         .execute_raw(db::sql(

@@ -12,10 +12,11 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params, money, outbox, search};
 use crate::domain::{
-    CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId,
+    Actor, CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId,
     Validation, bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
+use crate::services::admin_only;
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -229,6 +230,11 @@ pub async fn list(
     Ok((products, next))
 }
 
+/// The `q` of a search: 1 to 200 characters of single-line text.
+pub fn search_text(raw: Option<&str>) -> Result<String, Invalid> {
+    bounded_text(raw.unwrap_or_default(), 200)
+}
+
 /// Visible products matching every word of `text`, best match first.
 pub async fn search(
     db: &Db,
@@ -322,7 +328,9 @@ fn unknown_category(error: DbErr) -> AppError {
     }
 }
 
-pub async fn create(db: &Db, new: NewProduct) -> Result<Product, AppError> {
+/// Admins only.
+pub async fn create(db: &Db, actor: &Actor, new: NewProduct) -> Result<Product, AppError> {
+    admin_only(actor)?;
     let id = ProductId::generate();
     let now = db::now();
     let backend = db.backend();
@@ -397,7 +405,14 @@ impl ProductUpdate {
     }
 }
 
-pub async fn update(db: &Db, id: ProductId, update: ProductUpdate) -> Result<Product, AppError> {
+/// Admins only.
+pub async fn update(
+    db: &Db,
+    actor: &Actor,
+    id: ProductId,
+    update: ProductUpdate,
+) -> Result<Product, AppError> {
+    admin_only(actor)?;
     let backend = db.backend();
     let mut params = Params::default();
     let mut sets = vec![format!("updated_at = {}", params.push(db::now()))];
@@ -507,7 +522,8 @@ pub enum Removal {
 
 /// Deletes the product, or archives it when an order contains it; one statement each, so an
 /// order placed meanwhile cannot leave a dangling item (the foreign key would refuse).
-pub async fn delete(db: &Db, id: ProductId) -> Result<Removal, AppError> {
+pub async fn delete(db: &Db, actor: &Actor, id: ProductId) -> Result<Removal, AppError> {
+    admin_only(actor)?;
     let txn = db.begin_write().await?;
     let deleted = txn
         .execute_raw(db::sql(
@@ -589,7 +605,12 @@ impl PriceChanges {
 
 /// Sets every price in one transaction: if any id names no visible product, nothing changes
 /// and the answer names each such id.
-pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product>, AppError> {
+pub async fn change_prices(
+    db: &Db,
+    actor: &Actor,
+    changes: PriceChanges,
+) -> Result<Vec<Product>, AppError> {
+    admin_only(actor)?;
     let backend = db.backend();
     let now = db::now();
     let txn = db.begin_write().await?;
@@ -631,8 +652,14 @@ pub async fn change_prices(db: &Db, changes: PriceChanges) -> Result<Vec<Product
     Ok(products)
 }
 
+/// The products with these ids, archived ones included (orders show them), in one statement
+/// whatever their number; for batched readers such as GraphQL's.
+pub async fn by_ids(db: &Db, ids: &[ProductId]) -> Result<Vec<Product>, AppError> {
+    get_many(db.read(), ids).await
+}
+
 /// The products with these ids, in the order given (missing ones left out).
-pub async fn get_many(
+async fn get_many(
     db: &impl ConnectionTrait,
     ids: &[ProductId],
 ) -> Result<Vec<Product>, AppError> {

@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, TransactionTrait, Value};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{EVENT_PLACED, Order, OrderItem, record_event};
@@ -21,7 +22,7 @@ use crate::domain::{
     Actor, DomainEvent, FieldError, Input, Invalid, Money, OrderId, OrderStatus, PlacedItem,
     ProductId, Validation,
 };
-use crate::error::AppError;
+use crate::error::{AppError, ErrorBody};
 
 /// At most this many lines per order, and units per line.
 const MAX_LINES: usize = 100;
@@ -125,13 +126,19 @@ impl IdempotencyKey {
 #[derive(Debug)]
 pub enum Placement {
     Created(Order),
-    /// The stored answer to an earlier request with the same key and body: its status and
-    /// its body as first serialised (the order for a 201, the error envelope otherwise), so
-    /// the replay repeats it byte for byte.
-    Replayed {
-        status: u16,
-        body: Box<serde_json::value::RawValue>,
-    },
+    /// The order an earlier request with the same key and body placed. (An earlier refusal
+    /// comes back as the error [`AppError::Replayed`].)
+    Replayed(Order),
+}
+
+/// What a key's first request came to, as stored with the key: the outcome, not a rendering
+/// of it, so each transport renders it its own way and one key means one order over REST and
+/// GraphQL alike.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum Outcome {
+    Order(Order),
+    Refused(ErrorBody),
 }
 
 pub async fn place_order(
@@ -177,26 +184,23 @@ async fn place_once(
         return earlier;
     }
     let savepoint = txn.begin().await?;
-    let (status, body, result) = match take_stock_and_write(&savepoint, actor, order).await {
+    let (outcome, result) = match take_stock_and_write(&savepoint, actor, order).await {
         Ok(placed) => {
             savepoint.commit().await?;
-            let body = serde_json::to_string(&placed).map_err(anyhow::Error::from)?;
-            (201_u16, body, Ok(Placement::Created(placed)))
+            (Outcome::Order(placed.clone()), Ok(Placement::Created(placed)))
         }
         Err(refusal @ (AppError::InsufficientStock(_) | AppError::Validation(_))) => {
             savepoint.rollback().await?;
-            let body = serde_json::to_string(&refusal.envelope()).map_err(anyhow::Error::from)?;
-            (refusal.status().as_u16(), body, Err(refusal))
+            (Outcome::Refused(refusal.envelope().error), Err(refusal))
         }
         Err(other) => return Err(other),
     };
+    let outcome = serde_json::to_string(&outcome).map_err(anyhow::Error::from)?;
     txn.execute_raw(db::sql(
         &txn,
-        "UPDATE idempotency_keys SET response_status = $1, response_body = $2 \
-         WHERE user_id = $3 AND key = $4",
+        "UPDATE idempotency_keys SET outcome = $1 WHERE user_id = $2 AND key = $3",
         [
-            Value::from(i16::try_from(status).unwrap_or(i16::MAX)),
-            Value::from(body),
+            Value::from(outcome),
             actor.id.into(),
             key.0.as_str().into(),
         ],
@@ -243,8 +247,8 @@ async fn claim_key(
     let row = txn
         .query_one_raw(db::sql(
             txn,
-            "SELECT request_hash, response_status, response_body FROM idempotency_keys \
-             WHERE user_id = $1 AND key = $2",
+            "SELECT request_hash, outcome, response_status, response_body \
+             FROM idempotency_keys WHERE user_id = $1 AND key = $2",
             [actor.id.into(), key.0.as_str().into()],
         ))
         .await?
@@ -253,18 +257,34 @@ async fn claim_key(
     if stored_hash != fingerprint {
         return Ok(Some(Err(AppError::IdempotencyKeyReused)));
     }
-    let status: Option<i16> = row.try_get("", "response_status")?;
-    let body: Option<String> = row.try_get("", "response_body")?;
-    Ok(Some(match (status, body) {
-        (Some(status), Some(body)) => Ok(Placement::Replayed {
-            status: u16::try_from(status).unwrap_or(500),
-            body: serde_json::value::RawValue::from_string(body).map_err(anyhow::Error::from)?,
-        }),
-        // The key is committed only with its response, so this is another instance's
-        // request still in flight on a database that did not make us wait.
-        _ => Err(AppError::Conflict(
+    let outcome: Option<String> = row.try_get("", "outcome")?;
+    let outcome = match outcome {
+        Some(outcome) => Some(serde_json::from_str(&outcome).map_err(anyhow::Error::from)?),
+        None => legacy_outcome(row.try_get("", "response_status")?, row.try_get("", "response_body")?)?,
+    };
+    Ok(Some(match outcome {
+        Some(Outcome::Order(order)) => Ok(Placement::Replayed(order)),
+        Some(Outcome::Refused(error)) => Err(AppError::Replayed(error)),
+        // The key is committed only with its outcome, so this is another instance's request
+        // still in flight on a database that did not make us wait.
+        None => Err(AppError::Conflict(
             "A request with this Idempotency-Key is still in progress".into(),
         )),
+    }))
+}
+
+/// A key stored before outcomes were (within the 24 hours keys live, the REST rendering: the
+/// order for a 201, else the error envelope).
+fn legacy_outcome(status: Option<i16>, body: Option<String>) -> Result<Option<Outcome>, AppError> {
+    let (Some(status), Some(body)) = (status, body) else {
+        return Ok(None);
+    };
+    Ok(Some(if status == 201 {
+        Outcome::Order(serde_json::from_str(&body).map_err(anyhow::Error::from)?)
+    } else {
+        let envelope: crate::error::ErrorEnvelope =
+            serde_json::from_str(&body).map_err(anyhow::Error::from)?;
+        Outcome::Refused(envelope.error)
     }))
 }
 
