@@ -39,8 +39,17 @@ const PURGE_EVERY: Duration = Duration::from_secs(600);
 
 /// The whole HTTP application: routes, Swagger UI, fallbacks and the middleware stack.
 pub fn router(state: AppState) -> Router {
-    let (routes, openapi) = http::api();
-    with_platform(routes.merge(docs::swagger_ui(openapi)), state)
+    let (routes, openapi) = http::api(crate::graphql::openapi());
+    let routes = routes
+        .merge(docs::swagger_ui(openapi))
+        .merge(crate::graphql::routes(state.clone()));
+    with_platform(routes, state)
+}
+
+/// The OpenAPI document of every route, as served at `/api-docs/openapi.json` and printed by
+/// `ecommerce-api openapi`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    http::api(crate::graphql::openapi()).1
 }
 
 /// Wraps routes in what API.md §2 promises every response: fallbacks, envelope, headers,
@@ -86,7 +95,12 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
     // The panic catcher sits just inside `observe`, so a panic anywhere below (the rate
     // limiter included) is still a 500 envelope with a request id, not a dropped connection.
     let stack = ServiceBuilder::new()
-        .layer(from_fn(observe::around_request))
+        .layer(from_fn_with_state(
+            observe::Observe {
+                server_timing: !config.app_env.is_production(),
+            },
+            observe::around_request,
+        ))
         .layer(CatchPanicLayer::custom(responses::panic_response))
         .layer(cors)
         .layer(CompressionLayer::new())

@@ -19,6 +19,8 @@ pub mod domain;
 pub mod error;
 /// Domain events after their commit: the outbox relay, in-process subscribers, NATS.
 pub mod events;
+/// The GraphQL adapter: the same services, batched and bounded, and GraphiQL.
+pub mod graphql;
 /// The REST adapter: routes, extractors, middleware and the OpenAPI document.
 pub mod http;
 /// Job workers (leases, backoff, `DEAD`) and the mailer.

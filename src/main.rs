@@ -1,5 +1,5 @@
 //! The `ecommerce-api` command line: `serve` (the default), `migrate`, `create-admin`, `seed`,
-//! `openapi` and `unlock`.
+//! `openapi`, `graphql-schema` and `unlock`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -51,6 +51,8 @@ enum Command {
     },
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
+    /// Print the GraphQL schema (SDL) to stdout.
+    GraphqlSchema,
     /// End the login lockout of an email at once (also fine when it is not locked).
     Unlock {
         #[arg(long)]
@@ -76,12 +78,19 @@ fn main() -> ExitCode {
 }
 
 async fn run(command: Command) -> anyhow::Result<()> {
-    if let Command::Openapi = command {
-        let document = ecommerce_api::http::openapi()
-            .to_pretty_json()
-            .context("cannot serialise the OpenAPI document")?;
+    // The documents need no configuration: print them before reading any.
+    let document = match command {
+        Command::Openapi => Some(
+            ecommerce_api::app::openapi()
+                .to_pretty_json()
+                .context("cannot serialise the OpenAPI document")?,
+        ),
+        Command::GraphqlSchema => Some(ecommerce_api::graphql::sdl()),
+        _ => None,
+    };
+    if let Some(document) = document {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "{document}").context("cannot write to stdout")?;
+        writeln!(stdout, "{}", document.trim_end()).context("cannot write to stdout")?;
         return Ok(());
     }
 
@@ -166,7 +175,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             writeln!(stdout, "{email} can log in again").context("cannot write to stdout")?;
             Ok(())
         }
-        Command::Openapi => unreachable!("handled before configuration is read"),
+        Command::Openapi | Command::GraphqlSchema => {
+            unreachable!("handled before configuration is read")
+        }
     }
 }
 

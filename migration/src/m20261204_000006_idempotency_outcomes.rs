@@ -15,10 +15,18 @@ impl MigrationName for Migration {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run(manager, &["ALTER TABLE idempotency_keys ADD COLUMN outcome TEXT NULL"]).await
+        crate::run(
+            manager,
+            &["ALTER TABLE idempotency_keys ADD COLUMN outcome TEXT NULL"],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run(manager, &["ALTER TABLE idempotency_keys DROP COLUMN outcome"]).await
+        crate::run(
+            manager,
+            &["ALTER TABLE idempotency_keys DROP COLUMN outcome"],
+        )
+        .await
     }
 }

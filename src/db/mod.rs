@@ -17,6 +17,7 @@ pub mod money;
 pub mod outbox;
 pub mod queue;
 pub mod search;
+pub mod statements;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -163,7 +164,7 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
     match Backend::from_url(url).ok_or_else(|| anyhow::anyhow!(UNSUPPORTED_URL))? {
         Backend::Sqlite => connect_sqlite(url).await,
         Backend::Postgres => {
-            let pool = connect_postgres(url).await?;
+            let pool = counted(connect_postgres(url).await?);
             Ok(Db {
                 read: pool.clone(),
                 write: pool,
@@ -212,8 +213,8 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
             .with_context(|| format!("cannot open the SQLite database {}", file.display()))?
     };
     Ok(Db {
-        read: SqlxSqliteConnector::from_sqlx_sqlite_pool(read),
-        write: SqlxSqliteConnector::from_sqlx_sqlite_pool(write),
+        read: counted(SqlxSqliteConnector::from_sqlx_sqlite_pool(read)),
+        write: counted(SqlxSqliteConnector::from_sqlx_sqlite_pool(write)),
         wake: Arc::default(),
         job_max_attempts: DEFAULT_JOB_MAX_ATTEMPTS,
     })
@@ -230,6 +231,12 @@ async fn connect_postgres(url: &str) -> anyhow::Result<DatabaseConnection> {
         .await
         .context("cannot connect to PostgreSQL at DATABASE_URL")?;
     Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+}
+
+/// `pool` with every statement counted for the request that sends it.
+fn counted(mut pool: DatabaseConnection) -> DatabaseConnection {
+    pool.set_metric_callback(statements::record);
+    pool
 }
 
 /// The current time at the precision both databases store (microseconds), so a value written

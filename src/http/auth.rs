@@ -123,7 +123,12 @@ pub async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<Data<Tokens>, AppError> {
-    let tokens = accounts::refresh(&state.db, &state.auth, &accounts::refresh_token(body.refresh_token.input())?).await?;
+    let tokens = accounts::refresh(
+        &state.db,
+        &state.auth,
+        &accounts::refresh_token(body.refresh_token.input())?,
+    )
+    .await?;
     Ok(Data::new(tokens))
 }
 
@@ -138,6 +143,10 @@ pub async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> Result<StatusCode, AppError> {
-    accounts::logout(&state.db, &accounts::refresh_token(body.refresh_token.input())?).await?;
+    accounts::logout(
+        &state.db,
+        &accounts::refresh_token(body.refresh_token.input())?,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

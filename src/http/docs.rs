@@ -134,7 +134,7 @@ impl Modify for CommonResponses {
             );
         }
         for (path, item) in openapi.paths.paths.iter_mut() {
-            if !path.starts_with("/api/") {
+            if !path.starts_with("/api/") && path != "/graphql" {
                 continue;
             }
             let operations = [
@@ -163,7 +163,8 @@ fn add_common_responses(path: &str, operation: &mut Operation) {
     for (status, name, _) in COMMON_RESPONSES {
         let applies = match *status {
             "400" => has_input,
-            "401" => secured,
+            // GraphQL reports a bad token as a GraphQL error, with 200.
+            "401" => secured && path != "/graphql",
             "404" => has_path_parameter,
             "415" => has_body,
             _ => true,
@@ -204,8 +205,17 @@ pub struct TextRules;
 
 /// Request properties that may span lines; everything else is single-line.
 const MULTI_LINE_PROPERTIES: &[&str] = &["content", "description", "bio", "comment"];
-/// Request properties that are secrets, not text.
-const SECRET_PROPERTIES: &[&str] = &["password", "currentPassword", "newPassword", "refreshToken"];
+/// Request properties and parameters that are not text: secrets, and GraphQL documents and
+/// variables (which may hold any character GraphQL or JSON allows, carriage returns included;
+/// their parsers judge them).
+const NOT_TEXT_PROPERTIES: &[&str] = &[
+    "password",
+    "currentPassword",
+    "newPassword",
+    "refreshToken",
+    "query",
+    "variables",
+];
 
 impl Modify for TextRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -217,7 +227,7 @@ impl Modify for TextRules {
                 if name.ends_with("Request") {
                     for (property, schema) in object.properties.iter_mut() {
                         if let RefOr::T(Schema::Object(text)) = schema
-                            && !SECRET_PROPERTIES.contains(&property.as_str())
+                            && !NOT_TEXT_PROPERTIES.contains(&property.as_str())
                         {
                             let lines = if MULTI_LINE_PROPERTIES.contains(&property.as_str()) {
                                 Lines::Multi
@@ -242,6 +252,9 @@ impl Modify for TextRules {
             ];
             for operation in operations.into_iter().flatten() {
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    if NOT_TEXT_PROPERTIES.contains(&parameter.name.as_str()) {
+                        continue;
+                    }
                     if let Some(RefOr::T(Schema::Object(text))) = parameter.schema.as_mut() {
                         add_text_pattern(text, Lines::Single);
                     }

@@ -32,6 +32,8 @@ pub mod body_limits {
     pub const CATALOG: usize = 256 * 1024;
     /// Posts: 100,000 characters of content, which JSON escapes may grow sixfold.
     pub const BLOG: usize = 1024 * 1024;
+    /// GraphQL: `createPost` takes what `POST /posts` takes.
+    pub const GRAPHQL: usize = BLOG;
 
     /// The limit of the routes under `path`, for the OpenAPI document.
     pub fn for_path(path: &str) -> usize {
@@ -41,15 +43,19 @@ pub mod body_limits {
             CATALOG
         } else if path.starts_with("/api/v1/posts") || path.starts_with("/api/v1/comments") {
             BLOG
+        } else if path == "/graphql" {
+            GRAPHQL
         } else {
             DEFAULT
         }
     }
 }
 
-/// Every documented route, and the OpenAPI document generated from them.
-pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+/// Every REST route, and the OpenAPI document generated from them together with `others`,
+/// the description of routes other adapters serve (GraphQL), so one set of rules describes all.
+pub fn api(others: utoipa::openapi::OpenApi) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = routes().split_for_parts();
+    openapi.merge(others);
     docs::CommonResponses.modify(&mut openapi);
     docs::TextRules.modify(&mut openapi);
     (router, openapi)
@@ -67,9 +73,4 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(orders::routes())
         .merge(posts::routes())
         .merge(admin::routes())
-}
-
-/// The OpenAPI document, as served at `/api-docs/openapi.json` and printed by `openapi`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    api().1
 }

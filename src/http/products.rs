@@ -7,9 +7,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::domain::{
-    Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, parse_limit,
-};
+use crate::domain::{Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, parse_limit};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
 use crate::http::envelope::{Created, CursorPaginated, Data, Message, Paginated};

@@ -28,8 +28,7 @@ async fn every_admin_only_use_case_refuses_users_and_moderators_in_the_service()
     let admin = app.admin().await;
     let other = app.user().await;
     let category: CategoryId = admin.create_category("Tents").await.parse().unwrap();
-    let product: ProductId = admin.create_product(json!({"inStock": 5}))
-        .await["id"]
+    let product: ProductId = admin.create_product(json!({"inStock": 5})).await["id"]
         .as_str()
         .unwrap()
         .parse()
@@ -53,11 +52,26 @@ async fn every_admin_only_use_case_refuses_users_and_moderators_in_the_service()
             role,
         };
         let name = || CategoryName::parse("Renamed").unwrap();
-        forbidden("create a category", categories::create(db, &actor, name()).await);
-        forbidden("rename a category", categories::rename(db, &actor, category, name()).await);
-        forbidden("delete a category", categories::delete(db, &actor, category).await);
-        let new = NewProduct::parse(Ok(Some("X")), Ok(None), Ok(Some(&price)), Ok(None), Ok(None))
-            .unwrap();
+        forbidden(
+            "create a category",
+            categories::create(db, &actor, name()).await,
+        );
+        forbidden(
+            "rename a category",
+            categories::rename(db, &actor, category, name()).await,
+        );
+        forbidden(
+            "delete a category",
+            categories::delete(db, &actor, category).await,
+        );
+        let new = NewProduct::parse(
+            Ok(Some("X")),
+            Ok(None),
+            Ok(Some(&price)),
+            Ok(None),
+            Ok(None),
+        )
+        .unwrap();
         forbidden("create a product", products::create(db, &actor, new).await);
         let update = ProductUpdate::parse(
             Ok(Some("Y")),
@@ -67,43 +81,73 @@ async fn every_admin_only_use_case_refuses_users_and_moderators_in_the_service()
             Ok(ecommerce_api::domain::Patch::Keep),
         )
         .unwrap();
-        forbidden("update a product", products::update(db, &actor, product, update).await);
-        forbidden("delete a product", products::delete(db, &actor, product).await);
+        forbidden(
+            "update a product",
+            products::update(db, &actor, product, update).await,
+        );
+        forbidden(
+            "delete a product",
+            products::delete(db, &actor, product).await,
+        );
         let id = product.to_string();
         let changes = PriceChanges::parse(Ok(Some(vec![Ok(Some(PriceChangeInput {
             id: Ok(Some(&id)),
             price: Ok(Some(&price)),
         }))])))
         .unwrap();
-        forbidden("change prices", products::change_prices(db, &actor, changes).await);
-        forbidden("list users", users::list(db, &actor, Default::default(), page).await);
+        forbidden(
+            "change prices",
+            products::change_prices(db, &actor, changes).await,
+        );
+        forbidden(
+            "list users",
+            users::list(db, &actor, Default::default(), page).await,
+        );
         forbidden("user statistics", users::stats(db, &actor).await);
-        forbidden("change a role", users::set_role(db, &actor, other_id, Role::Admin).await);
+        forbidden(
+            "change a role",
+            users::set_role(db, &actor, other_id, Role::Admin).await,
+        );
         forbidden("delete a user", users::delete(db, &actor, other_id).await);
         forbidden(
             "move an order along",
             orders::change_status(db, &actor, order, OrderStatus::Confirmed).await,
         );
-        forbidden("list jobs", jobs::list(db, &actor, &Default::default(), page).await);
-        forbidden("retry a job", jobs::retry(db, &actor, JobId::generate()).await);
+        forbidden(
+            "list jobs",
+            jobs::list(db, &actor, &Default::default(), page).await,
+        );
+        forbidden(
+            "retry a job",
+            jobs::retry(db, &actor, JobId::generate()).await,
+        );
     }
 
     assert_eq!(
-        app.scalar::<String>("SELECT name FROM categories", []).await.as_deref(),
+        app.scalar::<String>("SELECT name FROM categories", [])
+            .await
+            .as_deref(),
         Some("Tents")
     );
     assert_eq!(
-        app.scalar::<String>("SELECT name FROM products", []).await.as_deref(),
+        app.scalar::<String>("SELECT name FROM products", [])
+            .await
+            .as_deref(),
         Some("Test Product")
     );
     assert_eq!(
-        app.scalar::<String>("SELECT role FROM users WHERE id = $1", [id_value(&other.id)])
-            .await
-            .as_deref(),
+        app.scalar::<String>(
+            "SELECT role FROM users WHERE id = $1",
+            [id_value(&other.id)]
+        )
+        .await
+        .as_deref(),
         Some("USER")
     );
     assert_eq!(
-        app.scalar::<String>("SELECT status FROM orders", []).await.as_deref(),
+        app.scalar::<String>("SELECT status FROM orders", [])
+            .await
+            .as_deref(),
         Some("PENDING")
     );
 }

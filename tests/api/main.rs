@@ -9,6 +9,8 @@ mod blog;
 mod categories;
 mod cli;
 mod events;
+mod graphiql;
+mod graphql;
 mod input;
 mod jobs;
 mod maintenance;

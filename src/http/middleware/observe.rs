@@ -1,6 +1,10 @@
-//! What happens around every request: the request id, one log line and two metrics labelled by
-//! the matched route (never the raw URI, which would give every product id its own time
+//! What happens around every request: the request id, one log line and three metrics labelled
+//! by the matched route (never the raw URI, which would give every product id its own time
 //! series), and the security headers.
+//!
+//! The SQL statements a request sends are counted ([`crate::db::statements`]): in its log line,
+//! in `http_request_db_statements`, and outside production in a `Server-Timing` header
+//! (`db;desc="3 statements"`), where a developer sees an N+1 in the browser's network panel.
 //!
 //! These share one middleware because each `from_fn` layer costs a service clone and a boxed
 //! future per request; merged, `/health` serves about a third more requests per second.
@@ -9,19 +13,32 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::{Method, StatusCode};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use super::{request_id, responses, unread_body};
+use crate::db::statements;
 use crate::error::{AppError, ErrorCause, FieldError};
 
 /// Routes that load balancers and scrapers poll; logged at debug so they do not drown the log.
 const QUIET_ROUTES: &[&str] = &["/health", "/ready", "/metrics"];
 
-pub async fn around_request(mut request: Request, next: Next) -> Response {
+/// What [`around_request`] adds beyond the log line and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct Observe {
+    /// Whether responses carry the `Server-Timing` statement count (not in production: it
+    /// tells a stranger how much work a request caused).
+    pub server_timing: bool,
+}
+
+pub async fn around_request(
+    State(observe): State<Observe>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = request_id::assign(&mut request);
     let method = request.method().clone();
@@ -31,20 +48,26 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
         method = %method
     );
 
-    let mut response = match oversized_head(&request) {
-        Some(refusal) => refusal,
+    let (mut response, db_statements) = match oversized_head(&request) {
+        Some(refusal) => (refusal, 0),
         None => {
             let kept = unread_body::keep(request.body_mut());
-            let mut response = next.run(request).instrument(span.clone()).await;
+            let (mut response, db_statements) =
+                statements::count(next.run(request).instrument(span.clone())).await;
             if let Some(kept) = kept {
                 unread_body::finish(kept, &mut response).await;
             }
-            response
+            (response, db_statements)
         }
     };
     response
         .headers_mut()
         .insert(request_id::X_REQUEST_ID.clone(), id);
+    if observe.server_timing
+        && let Ok(timing) = HeaderValue::try_from(format!("db;desc=\"{db_statements} statements\""))
+    {
+        response.headers_mut().insert("server-timing", timing);
+    }
     responses::add_security_headers(response.headers_mut());
 
     let elapsed = started.elapsed();
@@ -61,6 +84,8 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+    #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+    metrics::histogram!("http_request_db_statements", &labels).record(db_statements as f64);
 
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let _entered = span.enter();
@@ -69,13 +94,14 @@ pub async fn around_request(mut request: Request, next: Next) -> Response {
             route,
             status,
             duration_ms,
+            db_statements,
             error = format!("{cause:#}"),
             "request failed"
         );
     } else if QUIET_ROUTES.contains(&route.as_str()) {
-        tracing::debug!(route, status, duration_ms, "request");
+        tracing::debug!(route, status, duration_ms, db_statements, "request");
     } else {
-        tracing::info!(route, status, duration_ms, "request");
+        tracing::info!(route, status, duration_ms, db_statements, "request");
     }
     response
 }

@@ -168,6 +168,11 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The API, over either transport; not the operators' routes, docs or GraphiQL's assets.
+fn is_limited(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/graphql"
+}
+
 fn ceil_secs(duration: Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
@@ -198,7 +203,7 @@ pub async fn rate_limit(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(limiter) = limiter.filter(|_| request.uri().path().starts_with("/api/")) else {
+    let Some(limiter) = limiter.filter(|_| is_limited(request.uri().path())) else {
         return next.run(request).await;
     };
     let ip = match limiter.bucket(&request) {

@@ -10,7 +10,8 @@ use super::can_see;
 use super::posts::find_visible;
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, CommentId, Input, Invalid, Lines, PageRequest, Pagination, PostId, UserId, Validation, text,
+    Actor, CommentId, Input, Invalid, Lines, PageRequest, Pagination, PostId, UserId, Validation,
+    text,
 };
 use crate::error::AppError;
 use crate::services::users::Author;

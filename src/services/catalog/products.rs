@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params, money, outbox, search};
 use crate::domain::{
-    Actor, CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch, ProductId,
-    Validation, bounded_text, non_blank, optional,
+    Actor, CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch,
+    ProductId, Validation, bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
 use crate::services::admin_only;
@@ -659,10 +659,7 @@ pub async fn by_ids(db: &Db, ids: &[ProductId]) -> Result<Vec<Product>, AppError
 }
 
 /// The products with these ids, in the order given (missing ones left out).
-async fn get_many(
-    db: &impl ConnectionTrait,
-    ids: &[ProductId],
-) -> Result<Vec<Product>, AppError> {
+async fn get_many(db: &impl ConnectionTrait, ids: &[ProductId]) -> Result<Vec<Product>, AppError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }

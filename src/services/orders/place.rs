@@ -187,7 +187,10 @@ async fn place_once(
     let (outcome, result) = match take_stock_and_write(&savepoint, actor, order).await {
         Ok(placed) => {
             savepoint.commit().await?;
-            (Outcome::Order(placed.clone()), Ok(Placement::Created(placed)))
+            (
+                Outcome::Order(placed.clone()),
+                Ok(Placement::Created(placed)),
+            )
         }
         Err(refusal @ (AppError::InsufficientStock(_) | AppError::Validation(_))) => {
             savepoint.rollback().await?;
@@ -199,11 +202,7 @@ async fn place_once(
     txn.execute_raw(db::sql(
         &txn,
         "UPDATE idempotency_keys SET outcome = $1 WHERE user_id = $2 AND key = $3",
-        [
-            Value::from(outcome),
-            actor.id.into(),
-            key.0.as_str().into(),
-        ],
+        [Value::from(outcome), actor.id.into(), key.0.as_str().into()],
     ))
     .await?;
     txn.commit().await?;
@@ -260,7 +259,10 @@ async fn claim_key(
     let outcome: Option<String> = row.try_get("", "outcome")?;
     let outcome = match outcome {
         Some(outcome) => Some(serde_json::from_str(&outcome).map_err(anyhow::Error::from)?),
-        None => legacy_outcome(row.try_get("", "response_status")?, row.try_get("", "response_body")?)?,
+        None => legacy_outcome(
+            row.try_get("", "response_status")?,
+            row.try_get("", "response_body")?,
+        )?,
     };
     Ok(Some(match outcome {
         Some(Outcome::Order(order)) => Ok(Placement::Replayed(order)),
