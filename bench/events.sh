@@ -18,21 +18,9 @@ IDLE_SECS=${IDLE_SECS:-60}
 APP_PORT=3110
 NATS_PORT=4333
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk from Debian's packages" >&2
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
-
 cargo build --release --quiet --bin ecommerce-api
 bin=target/release/ecommerce-api
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source bench/lib.sh
 
 DATABASE_URL=${1:-"sqlite://$work/bench.db"}
 # One secret for every server of the run, so a token outlives a restart.
@@ -44,61 +32,35 @@ export DATABASE_URL JWT_SECRET
 /usr/sbin/nats-server -a 127.0.0.1 -p $NATS_PORT -js -sd "$work/nats" >/dev/null 2>&1 &
 pids+=($!)
 
-wait_for() {
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$APP_PORT/health" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "the server did not start" >&2
-  exit 1
-}
-api() { # api METHOD PATH [JSON] [TOKEN]
-  curl -fsS -X "$1" "http://127.0.0.1:$APP_PORT$2" -H 'content-type: application/json' \
-    ${4:+-H "authorization: Bearer $4"} ${3:+-d "$3"}
-}
-token() {
-  api POST /api/v1/auth/login "{\"email\":\"$1\",\"password\":\"bench password 123\"}" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])'
-}
-
 # start [ENV…]: the server with extra environment; sets $server.
 start() {
   env PORT=$APP_PORT RATE_LIMIT_MAX=0 LOG_LEVEL=${LOG_LEVEL:-warn} "$@" "$bin" >"$work/server.log" 2>&1 &
   server=$!
   pids+=($server)
-  wait_for
+  wait_for $APP_PORT
 }
 stop() {
   kill "$server"
   wait "$server" 2>/dev/null || true
 }
 
-load() { # load NAME: POST /orders for DURATION; prints req/s, p50, p99
-  local out
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/lua/place_order.lua \
-    "http://127.0.0.1:$APP_PORT")
-  printf '%-44s %10s %9s %9s %8s\n' "$1" "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" \
-    "$(awk '$1 == "50%" { print $2 }' <<<"$out")" "$(awk '$1 == "99%" { print $2 }' <<<"$out")" \
-    "$(awk '/Non-2xx/ { print $NF }' <<<"$out")"
-  awk '/^Requests\/sec:/ { print $2 }' <<<"$out" >"$work/$2.rps"
-}
-
 start
-admin=$(token bench-admin@example.com)
+admin=$(token_of bench-admin@example.com)
 api GET "/api/v1/products?limit=100" | python3 -c \
   'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
 while read -r id; do
   api PATCH "/api/v1/products/$id" '{"inStock":1000000000}' "$admin" >/dev/null
 done <"$work/ids"
 api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
-TOKEN=$(token buyer@example.com)
+TOKEN=$(token_of buyer@example.com)
 export TOKEN IDS_FILE=$work/ids
 
-printf '\n%-44s %10s %9s %9s %8s\n' "POST /api/v1/orders (1 unit)" req/s p50 p99 non-2xx
-load "without NATS_URL" plain
+orders() { load "$1" "POST /api/v1/orders, $2" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" -s bench/lua/place_order.lua; }
+heading "orders (1 unit)"
+orders plain "without NATS_URL"
 stop
 start NATS_URL=nats://127.0.0.1:$NATS_PORT
-load "with NATS_URL" nats
+orders nats "with NATS_URL"
 sleep 2
 metrics=$(curl -fsS "http://127.0.0.1:$APP_PORT/metrics")
 quantile() {
@@ -107,8 +69,7 @@ quantile() {
 echo
 echo "commit to JetStream ack: p50 $(quantile 0.5), p99 $(quantile 0.99), max $(quantile 1)"
 echo "outbox backlog after the load: $(awk '$1 == "outbox_backlog" { print $2 }' <<<"$metrics")"
-awk -v a="$(cat "$work/nats.rps")" -v b="$(cat "$work/plain.rps")" \
-  'BEGIN { printf "throughput with NATS / without:  %.2f\n", a / b }'
+echo "throughput with NATS / without:  $(ratio nats plain)"
 stop
 
 # Idle: count the statements sqlx runs (it logs each at debug) over IDLE_SECS.

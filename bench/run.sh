@@ -24,52 +24,11 @@ BENCH_USERS=256
 PRODUCTS=${PRODUCTS:-10000}
 export BENCH_USERS
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk from Debian's packages" >&2
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
-
 cargo build --release --quiet --bin ecommerce-api --example bare-axum
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for() {
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$1/health" >/dev/null && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2
-  exit 1
-}
+source bench/lib.sh
 
 kib() { awk -v key="$2:" '$1 == key { print $2 }' "/proc/$1/status"; }
-
-# load KEY NAME CONNECTIONS URL [wrk args…]: prints name, req/s, p50, p99 and non-2xx count,
-# and keeps req/s under $work/KEY.rps.
-load() {
-  local key=$1 name=$2 connections=$3 url=$4 out
-  shift 4
-  out=$(wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency "$@" "$url")
-  local rps p50 p99 errors
-  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
-  p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
-  p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-  errors=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
-  printf '%-40s %12s %10s %10s %8s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}"
-  echo "$rps" >"$work/$key.rps"
-}
-
-api() { # api METHOD PATH [JSON] [TOKEN]
-  curl -fsS -X "$1" "http://127.0.0.1:$APP_PORT$2" -H 'content-type: application/json' \
-    ${4:+-H "authorization: Bearer $4"} ${3:+-d "$3"}
-}
 
 DATABASE_URL=${1:-"sqlite://$work/bench.db"}
 export DATABASE_URL
@@ -99,7 +58,6 @@ phase_peak() {
   echo 5 >"/proc/$app_pid/clear_refs"
   echo "$((peak / 1024)) MiB"
 }
-heading() { printf '\n%-40s %12s %10s %10s %8s\n' "$1" req/s p50 p99 non-2xx; }
 
 phase_peak >/dev/null
 heading "platform"
@@ -126,14 +84,12 @@ catalog_peak=$(phase_peak)
 # Plenty of stock on the products the order load picks from.
 target/release/ecommerce-api create-admin --email bench-admin@example.com \
   --password "bench password 123" >/dev/null 2>&1
-admin=$(api POST /api/v1/auth/login '{"email":"bench-admin@example.com","password":"bench password 123"}' |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
+admin=$(token_of bench-admin@example.com)
 while read -r id; do
   api PATCH "/api/v1/products/$id" '{"inStock":100000000}' "$admin" >/dev/null
 done <"$work/ids"
 api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
-TOKEN=$(api POST /api/v1/auth/login '{"email":"buyer@example.com","password":"bench password 123"}' |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
+TOKEN=$(token_of buyer@example.com)
 export TOKEN
 phase_peak >/dev/null
 heading "orders"
@@ -144,8 +100,7 @@ orders_peak=$(phase_peak)
 for i in $(seq 1 $BENCH_USERS); do
   api POST /api/v1/auth/register "{\"email\":\"bench$i@example.com\",\"password\":\"bench password 123\"}" >/dev/null
 done
-token=$(api POST /api/v1/auth/login '{"email":"bench1@example.com","password":"bench password 123"}' |
-  python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])')
+token=$(token_of bench1@example.com)
 phase_peak >/dev/null
 heading "accounts"
 load me "GET /api/v1/users/me" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/api/v1/users/me" \
@@ -161,7 +116,6 @@ THREADS=1 load health_under_login "GET /health while logins run" 4 "http://127.0
 wait $background
 accounts_peak=$(phase_peak)
 
-ratio() { awk -v a="$(cat "$work/$1.rps")" -v b="$(cat "$work/$2.rps")" 'BEGIN { printf "%.2f", a / b }'; }
 echo
 echo "full stack / bare axum on /health:  $(ratio health bare)"
 if [[ -f $work/minimal.rps ]]; then

@@ -30,8 +30,21 @@ fn page(v: &mut Validation, page: Option<i32>, limit: Option<i32>) -> Option<Pag
     )
 }
 
-fn in_stock(value: Option<bool>) -> Option<&'static str> {
-    value.map(|in_stock| if in_stock { "true" } else { "false" })
+/// The catalog filters of `products` and `searchProducts`, read as `GET /products` reads them.
+fn product_filter(
+    v: &mut Validation,
+    category_id: Option<&ID>,
+    min_price: Option<&str>,
+    max_price: Option<&str>,
+    in_stock: Option<bool>,
+) -> Option<ProductFilter> {
+    ProductFilter::parse(
+        v,
+        category_id.map(|id| id.as_str()),
+        min_price,
+        max_price,
+        in_stock.map(|in_stock| if in_stock { "true" } else { "false" }),
+    )
 }
 
 /// A list's size for the complexity budget: what it may return.
@@ -115,18 +128,14 @@ impl Query {
             "first",
             parse_limit(first.map(|f| f.to_string()).as_deref(), 20),
         );
-        let filter = ProductFilter::parse(
+        let filter = product_filter(
             &mut v,
-            category_id.as_ref().map(|id| id.as_str()),
+            category_id.as_ref(),
             min_price.as_deref(),
             max_price.as_deref(),
-            self::in_stock(in_stock),
+            in_stock,
         );
-        let parsed = match (cursor, first, filter) {
-            (Some(cursor), Some(first), Some(filter)) => Some((cursor, first, filter)),
-            _ => None,
-        };
-        let (cursor, first, filter) = checked(v, parsed)?;
+        let ((cursor, first), filter) = checked(v, cursor.zip(first).zip(filter))?;
         let (found, next) = products::list(&state(ctx).db, &filter, cursor, first)
             .await
             .gql()?;
@@ -161,18 +170,14 @@ impl Query {
             "limit",
             parse_limit(limit.map(|l| l.to_string()).as_deref(), 20),
         );
-        let filter = ProductFilter::parse(
+        let filter = product_filter(
             &mut v,
-            category_id.as_ref().map(|id| id.as_str()),
+            category_id.as_ref(),
             min_price.as_deref(),
             max_price.as_deref(),
-            self::in_stock(in_stock),
+            in_stock,
         );
-        let parsed = match (text, limit, filter) {
-            (Some(text), Some(limit), Some(filter)) => Some((text, limit, filter)),
-            _ => None,
-        };
-        let (text, limit, filter) = checked(v, parsed)?;
+        let ((text, limit), filter) = checked(v, text.zip(limit).zip(filter))?;
         let found = products::search(&state(ctx).db, &text, &filter, limit)
             .await
             .gql()?;

@@ -75,66 +75,24 @@ fn id(value: impl ToString) -> ID {
     ID(value.to_string())
 }
 
+// The domain's roles for GraphQL (`remote` derives the conversions both ways).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "Role")]
+#[graphql(name = "Role", remote = "DomainRole")]
 pub enum Role {
     User,
     Moderator,
     Admin,
 }
 
-impl From<DomainRole> for Role {
-    fn from(role: DomainRole) -> Self {
-        match role {
-            DomainRole::User => Role::User,
-            DomainRole::Moderator => Role::Moderator,
-            DomainRole::Admin => Role::Admin,
-        }
-    }
-}
-
-impl From<Role> for DomainRole {
-    fn from(role: Role) -> Self {
-        match role {
-            Role::User => DomainRole::User,
-            Role::Moderator => DomainRole::Moderator,
-            Role::Admin => DomainRole::Admin,
-        }
-    }
-}
-
+// The domain's order statuses for GraphQL (`remote` derives the conversions both ways).
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(name = "OrderStatus")]
+#[graphql(name = "OrderStatus", remote = "DomainStatus")]
 pub enum OrderStatus {
     Pending,
     Confirmed,
     Shipped,
     Delivered,
     Cancelled,
-}
-
-impl From<DomainStatus> for OrderStatus {
-    fn from(status: DomainStatus) -> Self {
-        match status {
-            DomainStatus::Pending => OrderStatus::Pending,
-            DomainStatus::Confirmed => OrderStatus::Confirmed,
-            DomainStatus::Shipped => OrderStatus::Shipped,
-            DomainStatus::Delivered => OrderStatus::Delivered,
-            DomainStatus::Cancelled => OrderStatus::Cancelled,
-        }
-    }
-}
-
-impl From<OrderStatus> for DomainStatus {
-    fn from(status: OrderStatus) -> Self {
-        match status {
-            OrderStatus::Pending => DomainStatus::Pending,
-            OrderStatus::Confirmed => DomainStatus::Confirmed,
-            OrderStatus::Shipped => DomainStatus::Shipped,
-            OrderStatus::Delivered => DomainStatus::Delivered,
-            OrderStatus::Cancelled => DomainStatus::Cancelled,
-        }
-    }
 }
 
 pub struct User(pub UserModel);

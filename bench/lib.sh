@@ -1,0 +1,57 @@
+# Shared by the bench/*.sh scripts (sourced, after `cd` to the repository): wrk, a work folder
+# cleaned up on exit with every process in `pids`, and the helpers below. Expects APP_PORT,
+# DURATION and THREADS to be set.
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk from Debian's packages" >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for() { # wait_for PORT: until /health answers there
+  for _ in $(seq 1 100); do
+    curl -fs "http://127.0.0.1:$1/health" >/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not start" >&2
+  exit 1
+}
+
+api() { # api METHOD PATH [JSON] [TOKEN]
+  curl -fsS -X "$1" "http://127.0.0.1:$APP_PORT$2" -H 'content-type: application/json' \
+    ${4:+-H "authorization: Bearer $4"} ${3:+-d "$3"}
+}
+
+token_of() { # token_of EMAIL: an access token (every bench account has the same password)
+  api POST /api/v1/auth/login "{\"email\":\"$1\",\"password\":\"bench password 123\"}" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])'
+}
+
+heading() { printf '\n%-46s %12s %10s %10s %8s\n' "$1" req/s p50 p99 non-2xx; }
+
+# load KEY NAME CONNECTIONS URL [wrk args…]: prints name, req/s, p50, p99 and non-2xx count,
+# and keeps req/s under $work/KEY.rps.
+load() {
+  local key=$1 name=$2 connections=$3 url=$4 out
+  shift 4
+  out=$(wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency "$@" "$url")
+  local rps p50 p99 errors
+  rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+  p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
+  p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
+  errors=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
+  printf '%-46s %12s %10s %10s %8s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+  echo "$rps" >"$work/$key.rps"
+}
+
+ratio() { # ratio KEY KEY: the first load's req/s over the second's
+  awk -v a="$(cat "$work/$1.rps")" -v b="$(cat "$work/$2.rps")" 'BEGIN { printf "%.2f", a / b }'
+}
