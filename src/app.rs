@@ -88,6 +88,7 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
         config.rate_limit_window,
         config.trust_proxy,
         config.trusted_proxy_hops,
+        state.redis.clone(),
     );
 
     // Outermost first. The request id wraps everything so even a rejection carries it; the
@@ -175,15 +176,15 @@ impl Application {
     }
 }
 
-/// The background work of a server: the wake-up listener, the outbox relay, the job workers
-/// and the purge.
+/// The background work of a server: the wake-up listener, the outbox relay, the job workers,
+/// the cache's invalidation listener and the purge.
 fn start_background(state: &AppState, stopping: watch::Receiver<bool>) -> Supervisor {
     let mut supervisor = Supervisor::new(stopping);
     supervisor.spawn("wake-up listener", |stop| listen(state.db.clone(), stop));
     let relay = Relay {
         db: state.db.clone(),
         nats: state.nats.clone(),
-        subscribers: vec![Arc::new(events::Counter)],
+        subscribers: vec![Arc::new(events::Counter), state.cache.clone()],
     };
     supervisor.spawn("outbox relay", |stop| relay.run(stop));
     let workers = Workers {
@@ -193,6 +194,8 @@ fn start_background(state: &AppState, stopping: watch::Receiver<bool>) -> Superv
         drain: state.config.connections.drain,
     };
     supervisor.spawn("job workers", |stop| workers.run(stop));
+    let cache = state.cache.clone();
+    supervisor.spawn("cache invalidation listener", |stop| cache.listen(stop));
     let purge = state.clone();
     supervisor.spawn("purge", |stop| purge_periodically(purge, stop));
     supervisor

@@ -43,6 +43,10 @@ pub struct Config {
     pub login_lockout: Duration,
     pub log_level: String,
     pub redis_url: Option<SecretString>,
+    /// What every Redis key and channel of this deployment starts with (`REDIS_PREFIX`).
+    pub redis_prefix: String,
+    /// The in-process cache's budget in bytes (`CACHE_MAX_MB`); 0 turns caching off.
+    pub cache_max_bytes: u64,
     pub nats_url: Option<String>,
     pub smtp_url: Option<SecretString>,
     pub trust_proxy: bool,
@@ -188,6 +192,18 @@ impl Config {
             }
         };
 
+        let redis_prefix = var("REDIS_PREFIX").unwrap_or_else(|| "ecommerce:".to_owned());
+        if redis_prefix.is_empty()
+            || redis_prefix.len() > 64
+            || !redis_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        {
+            return Err(ConfigError::new(
+                "REDIS_PREFIX must be 1 to 64 letters, digits, '-', '_', ':' or '.'",
+            ));
+        }
+
         let url = |name: &str, schemes: &[&str]| -> Result<Option<String>, ConfigError> {
             match var(name) {
                 None => Ok(None),
@@ -242,6 +258,8 @@ impl Config {
             login_lockout: secs("LOGIN_LOCKOUT_SECS", 900, DAY)?,
             log_level: var("LOG_LEVEL").unwrap_or_else(|| "info".to_owned()),
             redis_url: url("REDIS_URL", &["redis", "rediss"])?.map(SecretString::from),
+            redis_prefix,
+            cache_max_bytes: ranged("CACHE_MAX_MB", 16, 0, 4096)? << 20,
             nats_url: url("NATS_URL", &["nats", "tls"])?,
             smtp_url: url("SMTP_URL", &["smtp", "smtps"])?.map(SecretString::from),
             trust_proxy,

@@ -7,6 +7,10 @@
 pub mod app;
 /// Background work under one supervisor: started with `serve`, stopped with it.
 pub mod background;
+/// The product and category caches: in process, in Redis, invalidated by writes.
+pub mod cache;
+/// The Redis that instances share with `REDIS_URL`.
+pub mod cluster;
 /// Typed configuration, read from the environment once at start-up.
 pub mod config;
 /// Connections (the one place that tells SQLite from PostgreSQL), migrations, entities, and

@@ -7,6 +7,8 @@ use std::time::Instant;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::cache::Cache;
+use crate::cluster::Redis;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::nats::Nats;
@@ -26,6 +28,10 @@ pub struct AppStateInner {
     /// With `NATS_URL`: the JetStream publisher the relay uses, whose state `/ready` reports.
     pub nats: Option<Arc<Nats>>,
     pub mailer: Arc<Mailer>,
+    /// With `REDIS_URL`: shared rate limits, the L2 cache and its invalidation channel.
+    pub redis: Option<Arc<Redis>>,
+    /// Product and category reads; told of every catalog write this process commits.
+    pub cache: Arc<Cache>,
 }
 
 impl Deref for AppState {
@@ -36,8 +42,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// The state of a server on `db`: connects to NATS in the background (start-up never
-    /// waits for it) and checks `SMTP_URL`.
+    /// The state of a server on `db`: connects to NATS and Redis in the background (start-up
+    /// never waits for them) and checks `SMTP_URL`.
     pub async fn new(config: Config, db: Db) -> anyhow::Result<Self> {
         let nats = match &config.nats_url {
             Some(url) => Some(Arc::new(Nats::connect(url).await?)),
@@ -47,6 +53,12 @@ impl AppState {
             config.smtp_url.as_ref(),
             config.mail_from.clone(),
         )?);
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(Redis::connect(url, &config.redis_prefix)?)),
+            None => None,
+        };
+        let cache = Cache::new(config.cache_max_bytes, redis.clone());
+        db.wake().listen_to_catalog(cache.clone());
         Ok(AppState(Arc::new(AppStateInner {
             auth: Auth::from_config(&config),
             db: db.with_job_max_attempts(config.job_max_attempts),
@@ -55,6 +67,8 @@ impl AppState {
             started_at: Instant::now(),
             nats,
             mailer,
+            redis,
+            cache,
         })))
     }
 }

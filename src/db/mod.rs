@@ -38,6 +38,8 @@ use sea_orm::{
 };
 use tokio::sync::Notify;
 
+use crate::domain::CatalogChange;
+
 /// How long a SQLite writer waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before it fails instead of queueing forever.
@@ -86,10 +88,25 @@ pub const DEFAULT_JOB_MAX_ATTEMPTS: u32 = 8;
 /// In-process wake-ups for the background work that a commit in this process gives work to:
 /// the outbox relay and the job workers wait on these instead of polling. (PostgreSQL also
 /// wakes other instances through `LISTEN`/`NOTIFY`.)
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Wake {
     pub outbox: Notify,
     pub jobs: Notify,
+    catalog: std::sync::OnceLock<Arc<dyn CatalogListener>>,
+}
+
+impl std::fmt::Debug for Wake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wake").finish_non_exhaustive()
+    }
+}
+
+/// Told of every catalog write this process commits, before the write's response is sent, so
+/// that a read after it — here or, through the listener, on another instance — never sees
+/// what it replaced. The caches are the listener.
+#[async_trait::async_trait]
+pub trait CatalogListener: Send + Sync {
+    async fn changed(&self, change: CatalogChange);
 }
 
 impl Wake {
@@ -101,6 +118,21 @@ impl Wake {
     /// After committing a job.
     pub fn jobs(&self) {
         self.jobs.notify_one();
+    }
+
+    /// After committing a catalog write: waits until the listener has forgotten what it
+    /// changed.
+    pub async fn catalog(&self, change: CatalogChange) {
+        if let Some(listener) = self.catalog.get() {
+            listener.changed(change).await;
+        }
+    }
+
+    /// Sets who is told of catalog writes; once per database, at start-up.
+    pub fn listen_to_catalog(&self, listener: Arc<dyn CatalogListener>) {
+        if self.catalog.set(listener).is_err() {
+            tracing::warn!("a second catalog listener was ignored");
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! these, nothing downstream checks again.
 
 mod actor;
+mod change;
 mod cursor;
 mod email;
 mod event;
@@ -18,6 +19,7 @@ mod text;
 mod validation;
 
 pub use actor::Actor;
+pub use change::CatalogChange;
 pub use cursor::Cursor;
 pub use email::Email;
 pub use event::{DomainEvent, EventEnvelope, PlacedItem};

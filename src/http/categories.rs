@@ -6,9 +6,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::cache::Entry;
 use crate::domain::{CategoryId, Validation};
 use crate::error::{AppError, ErrorEnvelope};
-use crate::http::envelope::{Created, Data, Message};
+use crate::http::envelope::{Created, Data, Message, Serialized};
 use crate::http::extract::{Admin, Json, Path, RequireRole};
 use crate::http::field::Field;
 use crate::services::catalog::categories::{self, Category, CategoryName};
@@ -23,8 +24,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// Every category, by name, with the number of visible products in each.
 #[utoipa::path(get, operation_id = "listCategories", path = "/api/v1/categories", tag = "catalog",
     responses((status = 200, description = "The categories", body = Data<Vec<Category>>)))]
-pub async fn list(State(state): State<AppState>) -> Result<Data<Vec<Category>>, AppError> {
-    Ok(Data::new(categories::list(&state.db).await?))
+pub async fn list(State(state): State<AppState>) -> Result<Serialized, AppError> {
+    let body = state
+        .cache
+        .get_or_load(Entry::Categories, || async {
+            Ok(Serialized::of(&Data::new(categories::list(&state.db).await?))?.0)
+        })
+        .await?;
+    Ok(Serialized(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -44,8 +51,14 @@ pub struct CategoryPath {
 pub async fn get(
     State(state): State<AppState>,
     Path(path): Path<CategoryPath>,
-) -> Result<Data<Category>, AppError> {
-    Ok(Data::new(categories::get(&state.db, path.id).await?))
+) -> Result<Serialized, AppError> {
+    let body = state
+        .cache
+        .get_or_load(Entry::Category(path.id), || async {
+            Ok(Serialized::of(&Data::new(categories::get(&state.db, path.id).await?))?.0)
+        })
+        .await?;
+    Ok(Serialized(body))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

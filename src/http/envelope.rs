@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::{Cursor, Pagination};
+use crate::error::AppError;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Data<T> {
@@ -139,5 +140,30 @@ impl Message {
 impl IntoResponse for Message {
     fn into_response(self) -> Response {
         axum::Json(self).into_response()
+    }
+}
+
+/// A body serialised once and kept: what the cache stores and answers with.
+#[derive(Debug, Clone)]
+pub struct Serialized(pub bytes::Bytes);
+
+impl Serialized {
+    pub fn of<T: Serialize>(body: &T) -> Result<Self, AppError> {
+        serde_json::to_vec(body)
+            .map(|bytes| Serialized(bytes.into()))
+            .map_err(|error| AppError::Internal(error.into()))
+    }
+}
+
+impl IntoResponse for Serialized {
+    fn into_response(self) -> Response {
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
     }
 }

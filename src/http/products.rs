@@ -7,10 +7,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::cache::Entry;
 use crate::domain::{Cursor, DEFAULT_LIMIT, PageRequest, ProductId, Validation, parse_limit};
 use crate::error::{AppError, ErrorEnvelope};
 use crate::http::body_limits;
-use crate::http::envelope::{Created, CursorPaginated, Data, Message, Paginated};
+use crate::http::envelope::{Created, CursorPaginated, Data, Message, Paginated, Serialized};
 use crate::http::extract::{Admin, AuthUser, Json, Path, Query, RequireRole};
 use crate::http::field::{Field, MoneyInput, MoneyText, list_of};
 use crate::services::catalog::products::{
@@ -66,7 +67,7 @@ pub struct ProductListQuery {
 pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<ProductListQuery>,
-) -> Result<CursorPaginated<Product>, AppError> {
+) -> Result<Serialized, AppError> {
     let mut v = Validation::default();
     let cursor = v.field(
         "cursor",
@@ -83,8 +84,15 @@ pub async fn list(
     let (Some(cursor), Some(limit), Some(filter)) = (cursor, limit, filter) else {
         return Err(v.into());
     };
-    let (products, next) = products::list(&state.db, &filter, cursor, limit).await?;
-    Ok(CursorPaginated::new(products, limit, next))
+    let entry = Entry::ProductPage(format!("{cursor:?}|{limit}|{filter:?}").into());
+    let body = state
+        .cache
+        .get_or_load(entry, || async {
+            let (products, next) = products::list(&state.db, &filter, cursor, limit).await?;
+            Ok(Serialized::of(&CursorPaginated::new(products, limit, next))?.0)
+        })
+        .await?;
+    Ok(Serialized(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -115,7 +123,7 @@ pub struct ProductSearchQuery {
 pub async fn search(
     State(state): State<AppState>,
     Query(query): Query<ProductSearchQuery>,
-) -> Result<Data<Vec<Product>>, AppError> {
+) -> Result<Serialized, AppError> {
     let mut v = Validation::default();
     let text = v.field("q", products::search_text(query.q.as_deref()));
     let limit = v.field("limit", parse_limit(query.limit.as_deref(), PRODUCT_PAGE));
@@ -129,9 +137,15 @@ pub async fn search(
     let (Some(text), Some(limit), Some(filter)) = (text, limit, filter) else {
         return Err(v.into());
     };
-    Ok(Data::new(
-        products::search(&state.db, &text, &filter, limit).await?,
-    ))
+    let entry = Entry::Search(format!("{text:?}|{limit}|{filter:?}").into());
+    let body = state
+        .cache
+        .get_or_load(entry, || async {
+            let found = products::search(&state.db, &text, &filter, limit).await?;
+            Ok(Serialized::of(&Data::new(found))?.0)
+        })
+        .await?;
+    Ok(Serialized(body))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -151,8 +165,15 @@ pub struct ProductPath {
 pub async fn get(
     State(state): State<AppState>,
     Path(path): Path<ProductPath>,
-) -> Result<Data<Product>, AppError> {
-    Ok(Data::new(products::get(&state.db, path.id).await?))
+) -> Result<Serialized, AppError> {
+    let body = state
+        .cache
+        .get_or_load(Entry::Product(path.id), || async {
+            let product = products::get(&state.db, path.id).await?;
+            Ok(Serialized::of(&Data::new(product))?.0)
+        })
+        .await?;
+    Ok(Serialized(body))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

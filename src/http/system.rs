@@ -115,7 +115,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     };
     let checks = Checks {
         database: CheckState::from(database),
-        redis: None,
+        redis: match &state.redis {
+            Some(redis) => Some(CheckState::from(redis.ping().await)),
+            None => None,
+        },
         nats: state
             .nats
             .as_ref()

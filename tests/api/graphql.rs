@@ -67,19 +67,6 @@ fn rest_code(response: &TestResponse) -> &str {
         .unwrap_or_else(|| panic!("not an error: {}", response.text))
 }
 
-/// The statements the request sent, from `Server-Timing` (`db;desc="N statements"`).
-#[track_caller]
-fn statements(response: &TestResponse) -> u64 {
-    let timing = response
-        .header("server-timing")
-        .expect("a Server-Timing header");
-    timing
-        .trim_start_matches("db;desc=\"")
-        .trim_end_matches(" statements\"")
-        .parse()
-        .unwrap_or_else(|_| panic!("unexpected Server-Timing: {timing}"))
-}
-
 async fn product(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/api/v1/products/{id}")).await.body["data"].clone()
 }
@@ -955,7 +942,7 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
     for (what, query) in [("orders", orders(2)), ("orders", orders(20))] {
         let answer = gql(&ann, &query, json!({})).await;
         assert_eq!(data(&answer, what)["pagination"]["total"], 20);
-        counts.push(statements(&answer));
+        counts.push(answer.db_statements());
     }
     for (what, query) in [("posts", posts(2)), ("posts", posts(20))] {
         let answer = gql(&ann, &query, json!({})).await;
@@ -965,7 +952,7 @@ async fn a_page_costs_the_same_statements_whatever_its_size() {
                 .iter()
                 .all(|post| post["comments"][0]["content"] == "first")
         );
-        counts.push(statements(&answer));
+        counts.push(answer.db_statements());
     }
     let [orders_of_2, orders_of_20, posts_of_2, posts_of_20] = counts[..] else {
         unreachable!()

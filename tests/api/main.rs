@@ -20,6 +20,7 @@ mod orders;
 mod platform;
 mod products;
 mod reviews;
+mod scale_out;
 mod schema;
 mod search;
 mod security;

@@ -3,7 +3,9 @@
 //!
 //! The limiter is governor's GCRA: `RATE_LIMIT_MAX` requests may burst, and the allowance
 //! refills evenly over `RATE_LIMIT_WINDOW_SECS`, which avoids the double burst a fixed window
-//! allows at its edge. State is per process; `REDIS_URL` will share it across instances.
+//! allows at its edge. With `REDIS_URL` the same algorithm runs in Redis, one script per
+//! request on Redis's clock, so the budget is shared by every instance; while Redis does not
+//! answer, each instance counts on its own (see `cluster`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -19,6 +21,7 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
+use crate::cluster::Redis;
 use crate::error::{AppError, FieldError};
 
 type KeyedLimiter =
@@ -34,11 +37,24 @@ pub struct ClientRateLimiter {
     window: Duration,
     trust_proxy: bool,
     hops: u32,
+    redis: Option<Arc<Redis>>,
+}
+
+/// What one request's check decided.
+enum Decision {
+    Allowed { remaining: u32 },
+    Refused { wait: Duration },
 }
 
 impl ClientRateLimiter {
     /// `None` when `max` is 0, which turns limiting off.
-    pub fn new(max: u32, window: Duration, trust_proxy: bool, hops: u32) -> Option<Arc<Self>> {
+    pub fn new(
+        max: u32,
+        window: Duration,
+        trust_proxy: bool,
+        hops: u32,
+        redis: Option<Arc<Redis>>,
+    ) -> Option<Arc<Self>> {
         let max = NonZeroU32::new(max)?;
         let per_request = (window / max.get()).max(Duration::from_nanos(1));
         let quota = Quota::with_period(per_request)
@@ -52,6 +68,7 @@ impl ClientRateLimiter {
             window,
             trust_proxy,
             hops,
+            redis,
         });
         spawn_pruner(Arc::downgrade(&limiter));
         Some(limiter)
@@ -72,6 +89,49 @@ impl ClientRateLimiter {
             peer
         };
         Ok(bucket(client))
+    }
+
+    /// Counts one request of `ip`: in Redis when it answers, else in this process.
+    async fn check(&self, ip: IpAddr) -> Decision {
+        if let Some(redis) = &self.redis
+            && let Some(decision) = self.check_shared(redis, ip).await
+        {
+            return decision;
+        }
+        match self.limiter.check_key(&ip) {
+            Ok(snapshot) => Decision::Allowed {
+                remaining: snapshot.remaining_burst_capacity(),
+            },
+            Err(not_until) => Decision::Refused {
+                wait: not_until.wait_time_from(DefaultClock::default().now()),
+            },
+        }
+    }
+
+    /// The GCRA of governor (`tau = T × (max − 1)`), as one atomic script on Redis's clock.
+    async fn check_shared(&self, redis: &Redis, ip: IpAddr) -> Option<Decision> {
+        let key = redis.key(&format!("rl:{ip}"));
+        let emission = u64::try_from(self.per_request.as_micros()).unwrap_or(u64::MAX);
+        let (allowed, value): (i64, i64) = redis
+            .call(|mut connection| async move {
+                gcra_script()
+                    .key(key)
+                    .arg(emission)
+                    .arg(self.max.get())
+                    .invoke_async(&mut connection)
+                    .await
+            })
+            .await?;
+        let value = u64::try_from(value).unwrap_or(0);
+        Some(if allowed == 1 {
+            Decision::Allowed {
+                remaining: u32::try_from(value).unwrap_or(0),
+            }
+        } else {
+            Decision::Refused {
+                wait: Duration::from_micros(value),
+            }
+        })
     }
 
     fn headers(&self, remaining: u32, reset: Duration) -> [(HeaderName, HeaderValue); 4] {
@@ -210,16 +270,14 @@ pub async fn rate_limit(
         Ok(ip) => ip,
         Err(refusal) => return refusal.into_response(),
     };
-    match limiter.limiter.check_key(&ip) {
-        Ok(snapshot) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            let reset = limiter.per_request * (limiter.max.get() - remaining);
+    match limiter.check(ip).await {
+        Decision::Allowed { remaining } => {
+            let reset = limiter.per_request * (limiter.max.get().saturating_sub(remaining));
             let mut response = next.run(request).await;
             extend(response.headers_mut(), limiter.headers(remaining, reset));
             response
         }
-        Err(not_until) => {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+        Decision::Refused { wait } => {
             tracing::info!(client.ip = %ip, retry_after_secs = ceil_secs(wait), "rate limited");
             let mut response = AppError::RateLimited {
                 retry_after_secs: ceil_secs(wait),
@@ -229,6 +287,30 @@ pub async fn rate_limit(
             response
         }
     }
+}
+
+/// KEYS[1] the client's key; ARGV[1] the emission interval T in µs, ARGV[2] the burst.
+/// Returns `{1, remaining}` or `{0, µs to wait}`. The key holds the theoretical arrival time
+/// and expires when it has passed, so idle clients leave nothing behind.
+fn gcra_script() -> &'static redis::Script {
+    static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        redis::Script::new(
+            r"
+local t = tonumber(ARGV[1])
+local tau = t * (tonumber(ARGV[2]) - 1)
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local earliest = tat - tau
+if now < earliest then
+  return {0, earliest - now}
+end
+local nxt = math.max(tat, now) + t
+redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1)
+return {1, math.floor(math.min(now + tau + t - nxt, tau + t) / t)}",
+        )
+    })
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, Db};
-use crate::domain::{Actor, CategoryId, Invalid, Slug, bounded_text};
+use crate::domain::{Actor, CatalogChange, CategoryId, Invalid, Slug, bounded_text};
 use crate::error::AppError;
 use crate::services::admin_only;
 
@@ -104,6 +104,7 @@ pub async fn create(db: &Db, actor: &Actor, name: CategoryName) -> Result<Catego
         ))
         .await
         .map_err(conflict)?;
+    db.wake().catalog(CatalogChange::Products(Vec::new())).await;
     find(db.read(), id).await
 }
 
@@ -132,6 +133,7 @@ pub async fn rename(
     if updated.rows_affected() == 0 {
         return Err(AppError::NotFound("Category"));
     }
+    db.wake().catalog(CatalogChange::Everything).await;
     find(db.read(), id).await
 }
 
@@ -149,5 +151,6 @@ pub async fn delete(db: &Db, actor: &Actor, id: CategoryId) -> Result<(), AppErr
     if deleted.rows_affected() == 0 {
         return Err(AppError::NotFound("Category"));
     }
+    db.wake().catalog(CatalogChange::Everything).await;
     Ok(())
 }

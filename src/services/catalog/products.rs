@@ -12,8 +12,8 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params, money, outbox, search};
 use crate::domain::{
-    Actor, CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines, Money, Patch,
-    ProductId, Validation, bounded_text, non_blank, optional,
+    Actor, CatalogChange, CategoryId, Cursor, DomainEvent, FieldError, Input, Invalid, Lines,
+    Money, Patch, ProductId, Validation, bounded_text, non_blank, optional,
 };
 use crate::error::AppError;
 use crate::services::admin_only;
@@ -352,6 +352,7 @@ pub async fn create(db: &Db, actor: &Actor, new: NewProduct) -> Result<Product, 
         ))
         .await
         .map_err(unknown_category)?;
+    db.wake().catalog(CatalogChange::Products(Vec::new())).await;
     find(db.read(), id).await
 }
 
@@ -459,6 +460,7 @@ pub async fn update(
     let changed = price_changed(&txn, id, old_price, update.price).await?;
     let product = find(&txn, id).await?;
     txn.commit().await?;
+    db.wake().catalog(CatalogChange::product(id)).await;
     if changed {
         db.wake().outbox();
     }
@@ -535,6 +537,7 @@ pub async fn delete(db: &Db, actor: &Actor, id: ProductId) -> Result<Removal, Ap
         .await?;
     if deleted.rows_affected() == 1 {
         txn.commit().await?;
+        db.wake().catalog(CatalogChange::product(id)).await;
         return Ok(Removal::Deleted);
     }
     let archived = txn
@@ -548,6 +551,7 @@ pub async fn delete(db: &Db, actor: &Actor, id: ProductId) -> Result<Removal, Ap
         return Err(AppError::NotFound("Product"));
     }
     txn.commit().await?;
+    db.wake().catalog(CatalogChange::product(id)).await;
     Ok(Removal::Archived)
 }
 
@@ -646,6 +650,7 @@ pub async fn change_prices(
     let ids: Vec<ProductId> = changes.0.iter().map(|(id, _)| *id).collect();
     let products = get_many(&txn, &ids).await?;
     txn.commit().await?;
+    db.wake().catalog(CatalogChange::Products(ids)).await;
     if changed {
         db.wake().outbox();
     }

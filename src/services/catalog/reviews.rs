@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::db::{self, Db, Params};
 use crate::domain::{
-    Actor, Input, Invalid, Lines, PageRequest, Pagination, ProductId, ReviewId, Validation,
-    optional,
+    Actor, CatalogChange, Input, Invalid, Lines, PageRequest, Pagination, ProductId, ReviewId,
+    Validation, optional,
 };
 use crate::error::AppError;
 use crate::services::users::Author;
@@ -134,6 +134,8 @@ pub async fn create(
     match inserted {
         Ok(result) if result.rows_affected() == 0 => Err(AppError::NotFound("Product")),
         Ok(_) => {
+            // The product's rating and review count changed.
+            db.wake().catalog(CatalogChange::product(product)).await;
             let row = db
                 .read()
                 .query_one_raw(db::sql(

@@ -3,7 +3,7 @@
 
 use sea_orm::{ConnectionTrait, Value};
 
-use super::{EVENT_STATUS_CHANGED, Order, find_visible, record_event};
+use super::{EVENT_STATUS_CHANGED, Order, find_visible, record_event, stock_changed};
 use crate::db::{self, Db, outbox};
 use crate::domain::{Actor, DomainEvent, OrderId, OrderStatus};
 use crate::error::AppError;
@@ -92,6 +92,9 @@ async fn transition(
         .await?;
         txn.commit().await?;
         db.wake().outbox();
+        if to == OrderStatus::Cancelled {
+            db.wake().catalog(stock_changed(&order)).await;
+        }
         order.status = to;
         order.updated_at = now;
         return Ok(order);

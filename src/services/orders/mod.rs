@@ -20,8 +20,8 @@ pub use self::place::{
 };
 use crate::db::{self, Db, Params, money};
 use crate::domain::{
-    Actor, Money, OrderId, OrderStatus, PageRequest, Pagination, ProductId, UserId, Validation,
-    non_blank,
+    Actor, CatalogChange, Money, OrderId, OrderStatus, PageRequest, Pagination, ProductId, UserId,
+    Validation, non_blank,
 };
 use crate::error::AppError;
 
@@ -36,6 +36,11 @@ pub struct Order {
     pub items: Vec<OrderItem>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// What placing or cancelling `order` changed in the catalog: its products' stock.
+fn stock_changed(order: &Order) -> CatalogChange {
+    CatalogChange::Products(order.items.iter().map(|item| item.product_id).collect())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

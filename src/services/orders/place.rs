@@ -176,6 +176,7 @@ async fn place_once(
         let placed = take_stock_and_write(&txn, actor, order).await?;
         txn.commit().await?;
         db.wake().outbox();
+        db.wake().catalog(super::stock_changed(&placed)).await;
         return Ok(Placement::Created(placed));
     };
 
@@ -206,8 +207,9 @@ async fn place_once(
     ))
     .await?;
     txn.commit().await?;
-    if result.is_ok() {
+    if let Ok(Placement::Created(placed)) = &result {
         db.wake().outbox();
+        db.wake().catalog(super::stock_changed(placed)).await;
     }
     result
 }

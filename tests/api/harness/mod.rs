@@ -156,6 +156,19 @@ impl TestResponse {
             .collect()
     }
 
+    /// The statements the request sent, from `Server-Timing` (`db;desc="N statements"`).
+    #[track_caller]
+    pub fn db_statements(&self) -> u64 {
+        let timing = self
+            .header("server-timing")
+            .expect("a Server-Timing header");
+        timing
+            .trim_start_matches("db;desc=\"")
+            .trim_end_matches(" statements\"")
+            .parse()
+            .unwrap_or_else(|_| panic!("unexpected Server-Timing: {timing}"))
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
