@@ -111,7 +111,10 @@ impl ClientRateLimiter {
     /// The GCRA of governor (`tau = T × (max − 1)`), as one atomic script on Redis's clock.
     async fn check_shared(&self, redis: &Redis, ip: IpAddr) -> Option<Decision> {
         let key = redis.key(&format!("rl:{ip}"));
-        let emission = u64::try_from(self.per_request.as_micros()).unwrap_or(u64::MAX);
+        // Redis's clock counts microseconds: a budget finer than that refills at 1 µs.
+        let emission = u64::try_from(self.per_request.as_micros())
+            .unwrap_or(u64::MAX)
+            .max(1);
         let (allowed, value): (i64, i64) = redis
             .call(|mut connection| async move {
                 gcra_script()
