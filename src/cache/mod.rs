@@ -329,7 +329,9 @@ impl Cache {
                 invocation.invoke_async::<i64>(&mut connection).await
             })
             .await;
-        if published.is_none() {
+        // While this instance hears nothing either, Redis is down for it and the limiter has
+        // said so once; a lost announcement is news only while the channel looked healthy.
+        if published.is_none() && shared.listening.load(Ordering::Acquire) {
             tracing::warn!(
                 "a catalog change could not be announced through Redis; other instances \
                  may serve the old value for up to {L1_TTL:?}"
