@@ -6,11 +6,19 @@
 //! another wakes it through `LISTEN` on PostgreSQL, and a slow fallback check covers a wake-up
 //! lost while the listener reconnected. While NATS is unreachable it backs off and tries
 //! again; nothing is dropped and the order is kept (a batch stops at its first failure).
+//!
+//! Marking a batch delivered is a write, and on SQLite every write queues behind the requests'
+//! transactions for the one writer: [`Marks`] writes them off the relay's path, so the next
+//! batch is published while the last one's mark still waits.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rand::Rng;
+use tokio::sync::Notify;
+use uuid::Uuid;
 
 use super::Subscriber;
 use super::nats::Nats;
@@ -29,6 +37,9 @@ const COALESCE: Duration = Duration::from_millis(10);
 const IDLE_CHECK: Duration = Duration::from_secs(60);
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// Published events whose mark may still be waiting before the relay waits for the marks: it
+/// bounds the memory of the set and the rows each read re-reads.
+const MAX_UNMARKED: usize = 4 * BATCH as usize;
 
 pub struct Relay {
     pub db: Db,
@@ -40,9 +51,16 @@ impl Relay {
     /// Leads and delivers until shutdown; follows (waiting for the lock) while another
     /// instance leads.
     pub async fn run(self, mut stop: Stop) {
+        let marks = Arc::new(Marks::default());
+        let marker = tokio::spawn(marks.clone().run(self.db.clone()));
+        self.lead(&marks, &mut stop).await;
+        marks.close();
+        let _ = marker.await;
+    }
+
+    async fn lead(&self, marks: &Marks, stop: &mut Stop) {
         'lead: loop {
-            let Some(mut leadership) =
-                Leadership::acquire(&self.db, "outbox-relay", &mut stop).await
+            let Some(mut leadership) = Leadership::acquire(&self.db, "outbox-relay", stop).await
             else {
                 return;
             };
@@ -52,13 +70,16 @@ impl Relay {
                     tracing::warn!("the outbox relay lost its leader lock; taking it again");
                     continue 'lead;
                 }
-                match self.deliver().await {
+                if !marks.caught_up(stop).await {
+                    return;
+                }
+                match self.deliver(marks).await {
                     Ok(delivered) => {
                         if backoff.take().is_some() {
                             tracing::info!("events flow again");
                         }
                         if delivered == 0 {
-                            self.wait_for_work(&mut stop).await;
+                            self.wait_for_work(stop).await;
                         } else if !stop.sleep(COALESCE).await {
                             return;
                         }
@@ -88,8 +109,9 @@ impl Relay {
     }
 
     /// Delivers one batch; how many events were delivered.
-    async fn deliver(&self) -> anyhow::Result<usize> {
-        let batch = outbox::pending(&self.db, BATCH).await?;
+    async fn deliver(&self, marks: &Marks) -> anyhow::Result<usize> {
+        let read = BATCH + marks.unmarked() as u64;
+        let batch = marks.unpublished(outbox::pending(&self.db, read).await?);
         if batch.is_empty() {
             return Ok(0);
         }
@@ -104,8 +126,7 @@ impl Relay {
             }
         }
         let Some(nats) = &self.nats else {
-            let ids: Vec<_> = batch.iter().map(|event| event.id).collect();
-            outbox::mark(&self.db, &ids, true).await?;
+            marks.add(batch.iter().map(|event| event.id));
             return Ok(batch.len());
         };
         let (acked, error) = nats.publish(&batch).await;
@@ -124,8 +145,7 @@ impl Relay {
             metrics::histogram!("outbox_publish_latency_seconds").record(latency.as_secs_f64());
         }
         metrics::counter!("outbox_published_total").increment(acked as u64);
-        let ids: Vec<_> = batch[..acked].iter().map(|event| event.id).collect();
-        outbox::mark(&self.db, &ids, true).await?;
+        marks.add(batch[..acked].iter().map(|event| event.id));
         match error {
             None => Ok(acked),
             Some(error) => {
@@ -136,6 +156,127 @@ impl Relay {
                 if acked > 0 { Ok(acked) } else { Err(error) }
             }
         }
+    }
+}
+
+/// Events published (or, without NATS, handed to the subscribers) and not yet marked
+/// delivered. The relay skips them when it reads the outbox, so it never publishes one twice
+/// while its mark waits; a crash before the mark publishes it again, and JetStream drops the
+/// repeat by its `Nats-Msg-Id`.
+#[derive(Default)]
+struct Marks {
+    state: Mutex<MarkState>,
+    /// New ids to mark.
+    queued: Notify,
+    /// A mark was written.
+    written: Notify,
+    /// The relay has stopped.
+    closed: AtomicBool,
+    closing: Notify,
+}
+
+#[derive(Default)]
+struct MarkState {
+    /// Not yet handed to a write.
+    queued: Vec<Uuid>,
+    /// Every id published and not yet marked, `queued` included.
+    unmarked: HashSet<Uuid>,
+}
+
+impl Marks {
+    fn add(&self, ids: impl Iterator<Item = Uuid>) {
+        let mut state = self.lock();
+        for id in ids {
+            if state.unmarked.insert(id) {
+                state.queued.push(id);
+            }
+        }
+        drop(state);
+        self.queued.notify_one();
+    }
+
+    fn unmarked(&self) -> usize {
+        self.lock().unmarked.len()
+    }
+
+    /// `batch` without the events already published.
+    fn unpublished(&self, mut batch: Vec<Pending>) -> Vec<Pending> {
+        let state = self.lock();
+        batch.retain(|event| !state.unmarked.contains(&event.id));
+        batch.truncate(BATCH as usize);
+        batch
+    }
+
+    /// Waits while too many marks wait; `false` if shutdown began first.
+    async fn caught_up(&self, stop: &mut Stop) -> bool {
+        loop {
+            let written = self.written.notified();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            if self.unmarked() <= MAX_UNMARKED {
+                return true;
+            }
+            tokio::select! {
+                () = written => {}
+                () = stop.stopped() => return false,
+            }
+        }
+    }
+
+    /// Writes the marks as they come, every waiting id in one statement, until the relay has
+    /// stopped; then writes what is left, once.
+    async fn run(self: Arc<Self>, db: Db) {
+        let mut backoff: Option<Duration> = None;
+        loop {
+            let ids = std::mem::take(&mut self.lock().queued);
+            if ids.is_empty() {
+                if self.closed.load(Ordering::Acquire) {
+                    return;
+                }
+                self.queued.notified().await;
+                continue;
+            }
+            match outbox::mark(&db, &ids, true).await {
+                Ok(()) => {
+                    backoff = None;
+                    let mut state = self.lock();
+                    for id in &ids {
+                        state.unmarked.remove(id);
+                    }
+                    drop(state);
+                    self.written.notify_waiters();
+                }
+                Err(error) if self.closed.load(Ordering::Acquire) => {
+                    tracing::warn!(error = %error, events = ids.len(),
+                        "cannot mark published events delivered; they will be published again, \
+                         and JetStream drops the repeats");
+                    return;
+                }
+                Err(error) => {
+                    if backoff.is_none() {
+                        tracing::warn!(error = %error, "cannot mark published events delivered");
+                    }
+                    let delay = backoff.map_or(BACKOFF_FIRST, |d| (d * 2).min(BACKOFF_MAX));
+                    backoff = Some(delay);
+                    self.lock().queued.extend(ids);
+                    // Closing cuts the wait short.
+                    let _ = tokio::time::timeout(jitter(delay), self.closing.notified()).await;
+                }
+            }
+        }
+    }
+
+    /// The relay has stopped: write what is left and end.
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.queued.notify_one();
+        self.closing.notify_one();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MarkState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

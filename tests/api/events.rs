@@ -21,14 +21,15 @@ async fn undelivered(app: &TestApp) -> i64 {
         .await
 }
 
-async fn outbox_ids(app: &TestApp) -> Vec<String> {
+/// The ids of the outbox rows that match `filter`, oldest first.
+async fn outbox_ids(app: &TestApp, filter: &str) -> Vec<String> {
     use sea_orm::ConnectionTrait;
     let rows = app
         .db
         .read()
         .query_all_raw(ecommerce_api::db::sql(
             app.db.read(),
-            "SELECT id FROM outbox ORDER BY created_at, id",
+            &format!("SELECT id FROM outbox WHERE {filter} ORDER BY created_at, id"),
             [],
         ))
         .await
@@ -96,7 +97,7 @@ async fn each_event_arrives_once_on_its_subject_with_the_documented_body_and_id(
         undelivered(&app).await == 0
     })
     .await;
-    let ids = outbox_ids(&app).await;
+    let ids = outbox_ids(&app, "1 = 1").await;
     let messages = nats.events().await;
 
     assert_eq!(messages.len(), ids.len(), "each event once: {messages:#?}");
@@ -161,7 +162,7 @@ async fn a_refused_change_writes_no_event_and_publishes_nothing() {
         undelivered(&app).await == 0
     })
     .await;
-    let before = outbox_ids(&app).await.len();
+    let before = outbox_ids(&app, "1 = 1").await.len();
 
     user.post(
         "/api/v1/orders",
@@ -181,7 +182,7 @@ async fn a_refused_change_writes_no_event_and_publishes_nothing() {
         .await
         .assert_status(201);
 
-    assert_eq!(outbox_ids(&app).await.len(), before);
+    assert_eq!(outbox_ids(&app, "1 = 1").await.len(), before);
     assert!(
         nats.events()
             .await
@@ -226,7 +227,7 @@ async fn while_nats_is_down_events_wait_and_then_arrive_once_each() {
         undelivered(&app).await == 0
     })
     .await;
-    let ids = outbox_ids(&app).await;
+    let ids = outbox_ids(&app, "1 = 1").await;
     let messages = nats.events().await;
     let mut published: Vec<&str> = messages.iter().map(|m| m.1.as_str()).collect();
     published.sort_unstable();
@@ -288,8 +289,36 @@ async fn one_instance_relays_at_a_time_and_another_takes_over_when_it_stops() {
         undelivered(&follower).await == 0
     })
     .await;
-    let ids = outbox_ids(&follower).await;
+    let ids = outbox_ids(&follower, "1 = 1").await;
     let messages = nats.events().await;
     assert_eq!(messages.len(), ids.len());
     assert_eq!(messages.len(), 2);
+}
+
+#[tokio::test]
+async fn shutdown_marks_every_published_event_delivered() {
+    let nats = NatsServer::start().await;
+    let mut app = app_with_nats(&nats).await;
+    let admin = app.admin().await;
+    let user = app.user().await;
+    let id = product(&admin, 1000).await;
+    let order = json!({"items": [{"productId": id, "quantity": 1}]});
+    let placed = futures::future::join_all((0..30).map(|_| user.post("/api/v1/orders", &order)));
+    for response in placed.await {
+        response.assert_status(201);
+    }
+
+    app.stop().await;
+
+    let mut published: Vec<String> = nats.events().await.into_iter().map(|m| m.1).collect();
+    published.sort_unstable();
+    let total = published.len();
+    published.dedup();
+    assert_eq!(published.len(), total, "no event published twice");
+    let mut delivered = outbox_ids(&app, "delivered_at IS NOT NULL").await;
+    delivered.sort_unstable();
+    assert_eq!(
+        delivered, published,
+        "every published event is marked delivered, and only those"
+    );
 }
