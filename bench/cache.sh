@@ -3,7 +3,8 @@
 #   1. uncached (CACHE_MAX_MB=0): GET /health, GET /products/{id}, GET /products?limit=20;
 #   2. cached in process only: the same reads;
 #   3. cached with REDIS_URL (a private redis-server): the same reads, so the shared
-#      limiter's cost (one script per request) is 3 against 2;
+#      limiter's cost is 3 against 2 (and Redis's count of script calls shows how many
+#      requests each call served);
 # with the server's peak RSS per phase and the cache's budget.
 #
 #   bench/cache.sh [DATABASE_URL]    (default: a fresh SQLite file; PostgreSQL: an empty database)
@@ -56,6 +57,8 @@ phase() {
 phase uncached CACHE_MAX_MB=0
 phase cached CACHE_MAX_MB="$CACHE_MB"
 phase redis CACHE_MAX_MB="$CACHE_MB" REDIS_URL=redis://127.0.0.1:$REDIS_PORT
+calls=$(redis-cli -p $REDIS_PORT info commandstats | awk -F'[=,]' '/^cmdstat_evalsha:/ { print $2 }')
+echo "limiter script calls in the Redis phase: ${calls:-0}"
 
 echo
 echo "cached product / /health (same phase):  $(ratio cached-product cached-health)"

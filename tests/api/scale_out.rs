@@ -103,6 +103,39 @@ async fn the_rate_budget_is_shared_by_every_instance() {
 }
 
 #[tokio::test]
+async fn concurrent_requests_of_many_clients_spend_exactly_each_budget() {
+    let redis = RedisServer::start().await;
+    let (a, b) = cluster(&redis, 10).await;
+    let clients: Vec<String> = (1..=4).map(|n| format!("198.51.100.{n}")).collect();
+
+    // 25 requests per client at once, spread over both instances: checks that arrive together
+    // are counted together, and each client still gets exactly its 10.
+    let requests = clients.iter().flat_map(|client| {
+        (0..25).map(|i| requests_from(if i % 2 == 0 { &a } else { &b }, client))
+    });
+    let outcomes = futures::future::join_all(requests).await;
+    for (n, client) in clients.iter().enumerate() {
+        let mine = &outcomes[n * 25..(n + 1) * 25];
+        let mut remaining: Vec<u32> = mine
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, left)| left.as_deref().unwrap().parse().unwrap())
+            .collect();
+        remaining.sort_unstable();
+        assert_eq!(
+            remaining,
+            (0..10).collect::<Vec<_>>(),
+            "{client}: ten allowed, each with its own remaining count"
+        );
+        assert_eq!(
+            mine.iter().filter(|(status, _)| *status == 429).count(),
+            15,
+            "{client}: the rest refused"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_write_on_one_instance_is_read_on_the_other_within_a_second() {
     let redis = RedisServer::start().await;
     let (a, b) = cluster(&redis, 0).await;

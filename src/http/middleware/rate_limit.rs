@@ -3,10 +3,17 @@
 //!
 //! The limiter is governor's GCRA: `RATE_LIMIT_MAX` requests may burst, and the allowance
 //! refills evenly over `RATE_LIMIT_WINDOW_SECS`, which avoids the double burst a fixed window
-//! allows at its edge. With `REDIS_URL` the same algorithm runs in Redis, one script per
-//! request on Redis's clock, so the budget is shared by every instance; while Redis does not
-//! answer, each instance counts on its own (see `cluster`).
+//! allows at its edge. With `REDIS_URL` the same algorithm runs in Redis, as one atomic script
+//! on Redis's clock, so the budget is shared by every instance; while Redis does not answer,
+//! each instance counts on its own (see `cluster`).
+//!
+//! The checks that arrive while a script call is in flight go out together in the next one
+//! ([`run_shared`]): a lone request still waits one round trip, but under load one round trip
+//! and one script run serve many requests, which is what keeps the shared limiter's cost small
+//! next to a cached read. Within a call each client's requests are counted in arrival order,
+//! exactly as the same requests one by one would be.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
@@ -20,6 +27,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::cluster::Redis;
 use crate::error::{AppError, FieldError};
@@ -29,6 +37,13 @@ type KeyedLimiter =
 
 /// Idle clients are forgotten this often, so the key map does not grow without bound.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// Checks per script call at most: bounds the time one call holds Redis, which runs nothing
+/// else meanwhile.
+const MAX_BATCH: usize = 512;
+
+/// A check waiting for the shared limiter: the client, and where its decision goes (`None`:
+/// Redis did not decide).
+type SharedCheck = (IpAddr, oneshot::Sender<Option<Decision>>);
 
 pub struct ClientRateLimiter {
     limiter: KeyedLimiter,
@@ -37,7 +52,8 @@ pub struct ClientRateLimiter {
     window: Duration,
     trust_proxy: bool,
     hops: u32,
-    redis: Option<Arc<Redis>>,
+    /// With `REDIS_URL`: the queue of [`run_shared`].
+    shared: Option<mpsc::UnboundedSender<SharedCheck>>,
 }
 
 /// What one request's check decided.
@@ -61,6 +77,15 @@ impl ClientRateLimiter {
             .expect("the period is not zero")
             .allow_burst(max);
         let limiter = RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+        let shared = redis.map(|redis| {
+            let (checks, queue) = mpsc::unbounded_channel();
+            // Redis's clock counts microseconds: a budget finer than that refills at 1 µs.
+            let emission = u64::try_from(per_request.as_micros())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            tokio::spawn(run_shared(redis, emission, max, queue));
+            checks
+        });
         let limiter = Arc::new(ClientRateLimiter {
             limiter,
             max,
@@ -68,7 +93,7 @@ impl ClientRateLimiter {
             window,
             trust_proxy,
             hops,
-            redis,
+            shared,
         });
         spawn_pruner(Arc::downgrade(&limiter));
         Some(limiter)
@@ -93,10 +118,13 @@ impl ClientRateLimiter {
 
     /// Counts one request of `ip`: in Redis when it answers, else in this process.
     async fn check(&self, ip: IpAddr) -> Decision {
-        if let Some(redis) = &self.redis
-            && let Some(decision) = self.check_shared(redis, ip).await
-        {
-            return decision;
+        if let Some(checks) = &self.shared {
+            let (reply, decision) = oneshot::channel();
+            if checks.send((ip, reply)).is_ok()
+                && let Ok(Some(decision)) = decision.await
+            {
+                return decision;
+            }
         }
         match self.limiter.check_key(&ip) {
             Ok(snapshot) => Decision::Allowed {
@@ -106,35 +134,6 @@ impl ClientRateLimiter {
                 wait: not_until.wait_time_from(DefaultClock::default().now()),
             },
         }
-    }
-
-    /// The GCRA of governor (`tau = T × (max − 1)`), as one atomic script on Redis's clock.
-    async fn check_shared(&self, redis: &Redis, ip: IpAddr) -> Option<Decision> {
-        let key = redis.key(&format!("rl:{ip}"));
-        // Redis's clock counts microseconds: a budget finer than that refills at 1 µs.
-        let emission = u64::try_from(self.per_request.as_micros())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        let (allowed, value): (i64, i64) = redis
-            .call(|mut connection| async move {
-                gcra_script()
-                    .key(key)
-                    .arg(emission)
-                    .arg(self.max.get())
-                    .invoke_async(&mut connection)
-                    .await
-            })
-            .await?;
-        let value = u64::try_from(value).unwrap_or(0);
-        Some(if allowed == 1 {
-            Decision::Allowed {
-                remaining: u32::try_from(value).unwrap_or(0),
-            }
-        } else {
-            Decision::Refused {
-                wait: Duration::from_micros(value),
-            }
-        })
     }
 
     fn headers(&self, remaining: u32, reset: Duration) -> [(HeaderName, HeaderValue); 4] {
@@ -292,9 +291,87 @@ pub async fn rate_limit(
     }
 }
 
-/// KEYS[1] the client's key; ARGV[1] the emission interval T in µs, ARGV[2] the burst.
-/// Returns `{1, remaining}` or `{0, µs to wait}`. The key holds the theoretical arrival time
-/// and expires when it has passed, so idle clients leave nothing behind.
+/// Sends the waiting checks to Redis, all of them in each call, until the limiter is dropped.
+async fn run_shared(
+    redis: Arc<Redis>,
+    emission: u64,
+    burst: NonZeroU32,
+    mut queue: mpsc::UnboundedReceiver<SharedCheck>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let decisions = decide_shared(&redis, emission, burst, &batch).await;
+        for ((_, reply), decision) in batch.drain(..).zip(decisions) {
+            // A client that went away no longer waits for its answer.
+            let _ = reply.send(decision);
+        }
+    }
+}
+
+/// The GCRA of governor (`tau = T × (max − 1)`) for every check of `batch`, in one call of
+/// the script; all `None` when Redis did not answer.
+async fn decide_shared(
+    redis: &Redis,
+    emission: u64,
+    burst: NonZeroU32,
+    batch: &[SharedCheck],
+) -> Vec<Option<Decision>> {
+    // Each client once, with how many of its requests the batch holds; and for each check,
+    // its client's index and its place among that client's requests.
+    let mut clients: HashMap<IpAddr, usize> = HashMap::new();
+    let mut counts: Vec<usize> = Vec::new();
+    let mut places = Vec::with_capacity(batch.len());
+    let mut invocation = gcra_script().prepare_invoke();
+    for (ip, _) in batch {
+        let client = *clients.entry(*ip).or_insert_with(|| {
+            invocation.key(redis.key(&format!("rl:{ip}")));
+            counts.push(0);
+            counts.len() - 1
+        });
+        places.push((client, counts[client]));
+        counts[client] += 1;
+    }
+    invocation.arg(emission).arg(burst.get());
+    for count in &counts {
+        invocation.arg(*count);
+    }
+    let replies: Option<Vec<i64>> = redis
+        .call(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+        .await;
+    let Some(replies) = replies.filter(|replies| replies.len() == 2 * batch.len()) else {
+        return batch.iter().map(|_| None).collect();
+    };
+    // Where each client's replies start: two numbers per request, clients in key order.
+    let starts: Vec<usize> = counts
+        .iter()
+        .scan(0, |next, count| {
+            let start = *next;
+            *next += 2 * count;
+            Some(start)
+        })
+        .collect();
+    places
+        .into_iter()
+        .map(|(client, place)| {
+            let at = starts[client] + 2 * place;
+            let value = u64::try_from(replies[at + 1]).unwrap_or(0);
+            Some(if replies[at] == 1 {
+                Decision::Allowed {
+                    remaining: u32::try_from(value).unwrap_or(0),
+                }
+            } else {
+                Decision::Refused {
+                    wait: Duration::from_micros(value),
+                }
+            })
+        })
+        .collect()
+}
+
+/// KEYS: the clients' keys; ARGV[1] the emission interval T in µs, ARGV[2] the burst, then
+/// for each key how many requests of that client to count, in order. Returns, key by key and
+/// request by request, `1, remaining` or `0, µs to wait`. A key holds its client's theoretical
+/// arrival time and expires when that has passed, so idle clients leave nothing behind.
 fn gcra_script() -> &'static redis::Script {
     static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
     SCRIPT.get_or_init(|| {
@@ -304,14 +381,27 @@ local t = tonumber(ARGV[1])
 local tau = t * (tonumber(ARGV[2]) - 1)
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-local earliest = tat - tau
-if now < earliest then
-  return {0, earliest - now}
+local out = {}
+for k = 1, #KEYS do
+  local tat = tonumber(redis.call('GET', KEYS[k]) or now)
+  local counted = false
+  for _ = 1, tonumber(ARGV[k + 2]) do
+    local earliest = tat - tau
+    if now < earliest then
+      out[#out + 1] = 0
+      out[#out + 1] = earliest - now
+    else
+      tat = math.max(tat, now) + t
+      counted = true
+      out[#out + 1] = 1
+      out[#out + 1] = math.floor(math.min(now + tau + t - tat, tau + t) / t)
+    end
+  end
+  if counted then
+    redis.call('SET', KEYS[k], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
 end
-local nxt = math.max(tat, now) + t
-redis.call('SET', KEYS[1], string.format('%d', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1)
-return {1, math.floor(math.min(now + tau + t - nxt, tau + t) / t)}",
+return out",
         )
     })
 }
