@@ -37,12 +37,28 @@ token_of() { # token_of EMAIL: an access token (every bench account has the same
 
 heading() { printf '\n%-46s %12s %10s %10s %8s\n' "$1" req/s p50 p99 non-2xx; }
 
+# Requests say they accept gzip, as every browser and HTTP library does (ENCODING=none: they
+# do not). Scripts that build their own headers copy wrk.headers, where this lands.
+ENCODING=${ENCODING:-gzip}
+case $ENCODING in
+  gzip) encoding=(-H 'Accept-Encoding: gzip') ;;
+  none) encoding=() ;;
+  *) echo "ENCODING must be gzip or none" >&2; exit 1 ;;
+esac
+
+# Each load runs this long unmeasured first (WARMUP=0: not at all), so pools, caches and the
+# allocator are warm when counting starts.
+WARMUP=${WARMUP:-3s}
+
 # load KEY NAME CONNECTIONS URL [wrk args…]: prints name, req/s, p50, p99 and non-2xx count,
 # and keeps req/s under $work/KEY.rps.
 load() {
   local key=$1 name=$2 connections=$3 url=$4 out
   shift 4
-  out=$(wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency "$@" "$url")
+  if [[ $WARMUP != 0 ]]; then
+    wrk -t"$THREADS" -c"$connections" -d"$WARMUP" "${encoding[@]}" "$@" "$url" >/dev/null
+  fi
+  out=$(wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency "${encoding[@]}" "$@" "$url")
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")

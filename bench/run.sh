@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Release-build baselines, load tool and server on the same machine:
 #   1. platform: GET /health, bare axum vs our full middleware stack (the ratio matters);
-#   2. catalog: 10,000 seeded products; GET /products/{id} (and, on PostgreSQL, the same read
-#      from a minimal axum + sqlx server), GET /products?limit=20, two-word search;
+#   2. catalog: 10,000 seeded products; GET /products/{id} (and the same read from a minimal
+#      axum + sqlx server), GET /products?limit=20, two-word search;
 #   3. orders: POST /orders, one unit of a random product with plenty of stock;
 #   4. accounts: POST /auth/login (Argon2id), GET /users/me, /health while logins run flat out.
 # Each phase reports the server's peak RSS during that phase.
@@ -10,7 +10,9 @@
 #   bench/run.sh [DATABASE_URL]      (default: a fresh SQLite file in a temp folder; a
 #                                     PostgreSQL URL must name an empty database)
 #
-# Environment: DURATION (default 10s), CONNECTIONS (64), THREADS (2), LOG_LEVEL (info).
+# Environment: DURATION (default 10s), CONNECTIONS (64), THREADS (2), LOG_LEVEL (info),
+# ENCODING (gzip: requests send Accept-Encoding: gzip, as browsers do; none: they do not),
+# WARMUP (3s of unmeasured load before each measured one; 0: none).
 # Compare numbers from one run, not across machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -70,10 +72,8 @@ curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
   python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
 export IDS_FILE=$work/ids
 heading "catalog ($PRODUCTS products)"
-if [[ $DATABASE_URL == postgres* ]]; then
-  PREFIX=/products load minimal "minimal axum+sqlx GET /products/{id}" "$CONNECTIONS" \
-    "http://127.0.0.1:$BARE_PORT" -s bench/lua/product_by_id.lua
-fi
+PREFIX=/products load minimal "minimal axum+sqlx GET /products/{id}" "$CONNECTIONS" \
+  "http://127.0.0.1:$BARE_PORT" -s bench/lua/product_by_id.lua
 load product "GET /api/v1/products/{id}" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
   -s bench/lua/product_by_id.lua
 load list "GET /api/v1/products?limit=20" "$CONNECTIONS" \
@@ -119,9 +119,7 @@ accounts_peak=$(phase_peak)
 
 echo
 echo "full stack / bare axum on /health:  $(ratio health bare)"
-if [[ -f $work/minimal.rps ]]; then
-  echo "product by id / minimal axum+sqlx:  $(ratio product minimal)"
-fi
+echo "product by id / minimal axum+sqlx:  $(ratio product minimal)"
 echo "binary size:                        $(du -h target/release/ecommerce-api | cut -f1)"
 echo "idle RSS:                           $((idle_kib / 1024)) MiB"
 echo "peak RSS: platform $platform_peak, catalog $catalog_peak, orders $orders_peak, accounts $accounts_peak"

@@ -3,9 +3,10 @@ local body = '{"query":"{ orders(limit: 20) { items { id status total createdAt 
   .. 'productId productName quantity price product { id name price inStock } } } '
   .. 'pagination { total } } }"}'
 
+-- Set on wrk.headers, so the command line's headers (Accept-Encoding) go too.
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+
 request = function()
-  return wrk.format("POST", "/graphql", {
-    ["content-type"] = "application/json",
-    ["authorization"] = "Bearer " .. os.getenv("TOKEN"),
-  }, body)
+  return wrk.format("POST", "/graphql", nil, body)
 end
