@@ -144,6 +144,24 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
+async fn small_bodies_are_sent_uncompressed_even_to_a_client_that_accepts_gzip() {
+    let app = spawn_app().await;
+
+    let response = app
+        .client
+        .get(app.url("/health"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert!(!response.headers().contains_key("content-encoding"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "healthy");
+}
+
+#[tokio::test]
 async fn the_api_is_rate_limited_per_client_with_standard_headers() {
     let app = spawn_app_with(|config| config.rate_limit_max = 3).await;
 
