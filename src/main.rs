@@ -100,7 +100,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Err(error) => return Err(error).context("cannot read .env"),
     }
     let config = Config::from_env()?;
-    ecommerce_api::telemetry::init_tracing(&config.log_level, config.app_env.is_production())?;
+    let _log_writer =
+        ecommerce_api::telemetry::init_tracing(&config.log_level, config.app_env.is_production())?;
 
     match command {
         Command::Migrate => {

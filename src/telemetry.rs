@@ -5,6 +5,7 @@ use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -14,9 +15,22 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Log lines queued for the writer thread before a logging task waits for it: deep enough for a
+/// burst, bounded so a stalled stdout cannot grow the process without limit.
+const LOG_QUEUE_LINES: usize = 64 * 1024;
+
+/// Keeps the log writer thread running; dropping it flushes the lines still queued. Hold it
+/// until the process is done logging.
+#[must_use = "dropping the writer stops logging"]
+pub struct LogWriter(#[expect(dead_code, reason = "held for its Drop, which flushes")] WorkerGuard);
+
 /// Installs the global subscriber. `level` is a `tracing` filter such as `info` or
 /// `ecommerce_api=debug,sqlx=warn`; an invalid one is a start-up error.
-pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<()> {
+///
+/// Lines are written to stdout by a thread of their own, so a request never waits on a write
+/// to a pipe or a terminal. When the queue is full, logging waits rather than drops: a log
+/// that silently loses lines under load is worse than a slower one.
+pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<LogWriter> {
     let mut filter = EnvFilter::try_new(level)
         .map_err(|e| anyhow::anyhow!("LOG_LEVEL {level:?} is not a valid filter: {e}"))?;
     // PostgreSQL's NOTICEs ("relation … already exists, skipping" on every start) are noise
@@ -28,11 +42,17 @@ pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<()> {
                 .expect("a valid directive"),
         );
     }
+    let (writer, guard) = NonBlockingBuilder::default()
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::stdout());
     let registry = tracing_subscriber::registry().with(filter);
     let result = if json {
         registry
             .with(
                 tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
@@ -40,9 +60,12 @@ pub fn init_tracing(level: &str, json: bool) -> anyhow::Result<()> {
             )
             .try_init()
     } else {
-        registry.with(tracing_subscriber::fmt::layer()).try_init()
+        registry
+            .with(tracing_subscriber::fmt::layer().with_writer(writer))
+            .try_init()
     };
-    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))
+    result.map_err(|e| anyhow::anyhow!("cannot install the log subscriber: {e}"))?;
+    Ok(LogWriter(guard))
 }
 
 /// How often recorded histogram samples are folded into their buckets.
