@@ -102,9 +102,7 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
     // limiter included) is still a 500 envelope with a request id, not a dropped connection.
     let stack = ServiceBuilder::new()
         .layer(from_fn_with_state(
-            observe::Observe {
-                server_timing: !config.app_env.is_production(),
-            },
+            observe::Observe::new(!config.app_env.is_production()),
             observe::around_request,
         ))
         .layer(CatchPanicLayer::custom(responses::panic_response))

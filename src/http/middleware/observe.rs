@@ -11,12 +11,15 @@
 //! The route is known only after routing, so [`expose_matched_path`] runs inside the router and
 //! hands it out on the response.
 
-use std::time::Instant;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use tracing::Instrument;
 
 use super::{request_id, responses, unread_body};
@@ -26,12 +29,95 @@ use crate::error::{AppError, ErrorCause, FieldError};
 /// Routes that load balancers and scrapers poll; logged at debug so they do not drown the log.
 const QUIET_ROUTES: &[&str] = &["/health", "/ready", "/metrics"];
 
-/// What [`around_request`] adds beyond the log line and metrics.
-#[derive(Debug, Clone, Copy)]
+/// What [`around_request`] adds beyond the log line, and where it keeps its metric handles.
+#[derive(Clone)]
 pub struct Observe {
     /// Whether responses carry the `Server-Timing` statement count (not in production: it
     /// tells a stranger how much work a request caused).
-    pub server_timing: bool,
+    server_timing: bool,
+    metrics: Arc<RequestMetrics>,
+}
+
+impl Observe {
+    pub fn new(server_timing: bool) -> Self {
+        Observe {
+            server_timing,
+            metrics: Arc::default(),
+        }
+    }
+}
+
+/// The three metrics of one method, route and status.
+struct Handles {
+    requests: Counter,
+    duration: Histogram,
+    statements: Histogram,
+}
+
+/// Metric handles by route, then method and status, registered on first use. Finding a metric
+/// by its labels costs three label allocations and a hash of them, per metric and request; a
+/// kept handle costs neither. Routes, methods and statuses are all bounded sets.
+#[derive(Default)]
+struct RequestMetrics(RwLock<HandlesByRoute>);
+
+type HandlesByRoute = HashMap<Box<str>, Vec<(&'static str, u16, Handles)>>;
+
+fn find<'a>(
+    by_route: &'a HandlesByRoute,
+    method: &str,
+    route: &str,
+    status: u16,
+) -> Option<&'a Handles> {
+    by_route
+        .get(route)?
+        .iter()
+        .find(|(m, s, _)| *m == method && *s == status)
+        .map(|(_, _, handles)| handles)
+}
+
+impl RequestMetrics {
+    fn record(
+        &self,
+        method: &'static str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        db_statements: u64,
+    ) {
+        let record = |handles: &Handles| {
+            handles.requests.increment(1);
+            handles.duration.record(elapsed.as_secs_f64());
+            #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
+            handles.statements.record(db_statements as f64);
+        };
+        if let Some(handles) = find(
+            &self.0.read().unwrap_or_else(PoisonError::into_inner),
+            method,
+            route,
+            status,
+        ) {
+            return record(handles);
+        }
+        let mut by_route = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handles) = find(&by_route, method, route, status) {
+            return record(handles);
+        }
+        let labels = [
+            ("method", method.to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.to_string()),
+        ];
+        let handles = Handles {
+            requests: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels),
+            statements: metrics::histogram!("http_request_db_statements", &labels),
+        };
+        record(&handles);
+        by_route
+            .entry(route.into())
+            .or_default()
+            .push((method, status, handles));
+    }
 }
 
 pub async fn around_request(
@@ -71,21 +157,16 @@ pub async fn around_request(
     responses::add_security_headers(response.headers_mut());
 
     let elapsed = started.elapsed();
-    let route = response
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let matched = response.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let status = response.status().as_u16();
-    let labels = [
-        ("method", metric_method(&method).to_owned()),
-        ("route", route.clone()),
-        ("status", status.to_string()),
-    ];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
-    #[expect(clippy::cast_precision_loss, reason = "a count far below 2^52")]
-    metrics::histogram!("http_request_db_statements", &labels).record(db_statements as f64);
+    observe.metrics.record(
+        metric_method(&method),
+        route,
+        status,
+        elapsed,
+        db_statements,
+    );
 
     let duration_ms = elapsed.as_secs_f64() * 1000.0;
     let _entered = span.enter();
@@ -98,7 +179,7 @@ pub async fn around_request(
             error = format!("{cause:#}"),
             "request failed"
         );
-    } else if QUIET_ROUTES.contains(&route.as_str()) {
+    } else if QUIET_ROUTES.contains(&route) {
         tracing::debug!(route, status, duration_ms, db_statements, "request");
     } else {
         tracing::info!(route, status, duration_ms, db_statements, "request");
