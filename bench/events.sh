@@ -45,15 +45,10 @@ stop() {
 }
 
 start
-admin=$(token_of bench-admin@example.com)
 api GET "/api/v1/products?limit=100" | python3 -c \
   'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-while read -r id; do
-  api PATCH "/api/v1/products/$id" '{"inStock":1000000000}' "$admin" >/dev/null
-done <"$work/ids"
-api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
-TOKEN=$(token_of buyer@example.com)
-export TOKEN IDS_FILE=$work/ids
+export IDS_FILE=$work/ids
+orders_ready 1000000000
 
 orders() { load "$1" "POST /api/v1/orders, $2" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" -s bench/lua/place_order.lua; }
 heading "orders (1 unit)"

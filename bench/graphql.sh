@@ -39,14 +39,8 @@ wait_for $APP_PORT
 curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
   python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
 export IDS_FILE=$work/ids
-admin=$(token_of bench-admin@example.com)
+orders_ready 100000
 mapfile -t ids <"$work/ids"
-for id in "${ids[@]:0:30}"; do
-  api PATCH "/api/v1/products/$id" '{"inStock":100000}' "$admin" >/dev/null
-done
-api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
-TOKEN=$(token_of buyer@example.com)
-export TOKEN
 for n in $(seq 0 39); do
   api POST /api/v1/orders "{\"items\":[{\"productId\":\"${ids[$((n % 30))]}\",\"quantity\":1},{\"productId\":\"${ids[$(((n + 7) % 30))]}\",\"quantity\":2},{\"productId\":\"${ids[$(((n + 13) % 30))]}\",\"quantity\":1}]}" "$TOKEN" >/dev/null
 done

@@ -35,6 +35,18 @@ token_of() { # token_of EMAIL: an access token (every bench account has the same
     python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])'
 }
 
+orders_ready() { # orders_ready STOCK: every product in $work/ids gets STOCK units (as
+  # bench-admin@example.com, which must exist), and buyer@example.com's token is in TOKEN.
+  local admin id
+  admin=$(token_of bench-admin@example.com)
+  while read -r id; do
+    api PATCH "/api/v1/products/$id" "{\"inStock\":$1}" "$admin" >/dev/null
+  done <"$work/ids"
+  api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
+  TOKEN=$(token_of buyer@example.com)
+  export TOKEN
+}
+
 heading() { printf '\n%-46s %12s %10s %10s %8s\n' "$1" req/s p50 p99 non-2xx; }
 
 # Requests say they accept gzip, as every browser and HTTP library does (ENCODING=none: they

@@ -85,13 +85,7 @@ catalog_peak=$(phase_peak)
 # Plenty of stock on the products the order load picks from.
 target/release/ecommerce-api create-admin --email bench-admin@example.com \
   --password "bench password 123" >/dev/null 2>&1
-admin=$(token_of bench-admin@example.com)
-while read -r id; do
-  api PATCH "/api/v1/products/$id" '{"inStock":100000000}' "$admin" >/dev/null
-done <"$work/ids"
-api POST /api/v1/auth/register '{"email":"buyer@example.com","password":"bench password 123"}' >/dev/null
-TOKEN=$(token_of buyer@example.com)
-export TOKEN
+orders_ready 100000000
 phase_peak >/dev/null
 heading "orders"
 load orders "POST /api/v1/orders (1 unit)" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" \
