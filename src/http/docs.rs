@@ -27,7 +27,9 @@ pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
             characters (multi-line fields allow tab and line feed) and bidirectional controls; \
             each field's `pattern` says which. `details` of a 400 name every failing field. \
             Bodies have per-route limits (see each 413); a request target over 8 KiB is a 414 \
-            and more than 100 header fields or 32 KiB of headers a 431, with this envelope."
+            and more than 100 header fields or 32 KiB of headers a 431, with this envelope. \
+            Bodies over 1 KiB are gzip-compressed when the request accepts gzip; smaller ones \
+            are sent as they are, since compressing them costs more than it saves."
     ),
     components(schemas(ErrorEnvelope, ErrorCode, FieldError, crate::http::field::MoneyText)),
     modifiers(&BearerAuth),
