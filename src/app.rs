@@ -19,7 +19,7 @@ use tower::ServiceBuilder;
 use tower_http::CompressionLevel;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
@@ -38,7 +38,7 @@ pub use crate::state::AppState;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bodies at most this long go out as they are: gzip saves nothing worth its CPU on one or two
 /// TCP segments, and `/health`, errors and single resources are all below it.
-pub const COMPRESS_ABOVE_BYTES: u16 = 1024;
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
 /// How often expired lockout windows, idempotency keys and refresh tokens are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(600);
 
@@ -125,17 +125,12 @@ fn with_platform(routes: Router<AppState>, state: AppState) -> Router {
 }
 
 /// gzip for bodies worth compressing, at the fastest level: on API JSON it keeps most of the
-/// size saving of the default level for a fraction of the CPU. Streams of events and images
-/// are never compressed, as by default.
+/// size saving of the default level for a fraction of the CPU. Otherwise tower-http's default
+/// rules hold (no gRPC, images or event streams).
 fn compression() -> CompressionLayer<impl Predicate> {
     CompressionLayer::new()
         .quality(CompressionLevel::Fastest)
-        .compress_when(
-            SizeAbove::new(COMPRESS_ABOVE_BYTES)
-                .and(NotForContentType::GRPC)
-                .and(NotForContentType::IMAGES)
-                .and(NotForContentType::SSE),
-        )
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES)))
 }
 
 /// A migrated database and a bound socket, ready to serve.
