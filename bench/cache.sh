@@ -38,10 +38,7 @@ phase() {
     target/release/ecommerce-api >"$work/$name.log" 2>&1 &
   local pid=$!
   wait_for $APP_PORT
-  if [ ! -s "$work/ids" ]; then
-    curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
-      python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-  fi
+  if [ ! -s "$work/ids" ]; then product_ids; fi
   export IDS_FILE=$work/ids
   heading "$name"
   load "$name-health" "GET /health" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/health"

@@ -45,9 +45,7 @@ stop() {
 }
 
 start
-api GET "/api/v1/products?limit=100" | python3 -c \
-  'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-export IDS_FILE=$work/ids
+product_ids
 orders_ready 1000000000
 
 orders() { load "$1" "POST /api/v1/orders, $2" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT" -s bench/lua/place_order.lua; }

@@ -36,9 +36,7 @@ PORT=$APP_PORT LOG_LEVEL=warn RATE_LIMIT_MAX=1000000000 CACHE_MAX_MB=0 \
 pids+=($!)
 wait_for $APP_PORT
 
-curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
-  python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-export IDS_FILE=$work/ids
+product_ids
 orders_ready 100000
 mapfile -t ids <"$work/ids"
 for n in $(seq 0 39); do

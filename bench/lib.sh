@@ -35,6 +35,12 @@ token_of() { # token_of EMAIL: an access token (every bench account has the same
     python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["token"])'
 }
 
+product_ids() { # product_ids: the first 100 products' ids into $work/ids, named by IDS_FILE
+  curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
+    python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
+  export IDS_FILE=$work/ids
+}
+
 orders_ready() { # orders_ready STOCK: every product in $work/ids gets STOCK units (as
   # bench-admin@example.com, which must exist), and buyer@example.com's token is in TOKEN.
   local admin id

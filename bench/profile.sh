@@ -40,9 +40,7 @@ app_pid=$!
 pids+=($app_pid)
 wait_for $APP_PORT
 
-curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
-  python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-export IDS_FILE=$work/ids
+product_ids
 orders_ready 100000000
 
 # profile KEY NAME URL [wrk args…]: the load, measured, while perf samples the server.

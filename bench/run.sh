@@ -68,9 +68,7 @@ load bare "bare axum GET /health" "$CONNECTIONS" "http://127.0.0.1:$BARE_PORT/he
 load health "GET /health" "$CONNECTIONS" "http://127.0.0.1:$APP_PORT/health"
 platform_peak=$(phase_peak)
 
-curl -fsS "http://127.0.0.1:$APP_PORT/api/v1/products?limit=100" |
-  python3 -c 'import json, sys; [print(p["id"]) for p in json.load(sys.stdin)["data"]]' >"$work/ids"
-export IDS_FILE=$work/ids
+product_ids
 heading "catalog ($PRODUCTS products)"
 PREFIX=/products load minimal "minimal axum+sqlx GET /products/{id}" "$CONNECTIONS" \
   "http://127.0.0.1:$BARE_PORT" -s bench/lua/product_by_id.lua
