@@ -43,11 +43,23 @@ enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Load demo data: categories, products, users, reviews and blog posts.
+    /// Load demo data: categories, products, users, reviews, orders and blog posts.
+    ///
+    /// Products and orders are added on every run; users and posts are numbered, and those
+    /// that exist already are kept.
     Seed {
         /// How many products to add.
-        #[arg(long, default_value_t = 1000)]
+        #[arg(long, default_value_t = 1000, value_parser = seed_count)]
         products: usize,
+        /// Demo users demo1@example.com … demoN@example.com.
+        #[arg(long, default_value_t = 20, value_parser = seed_count)]
+        users: usize,
+        /// How many orders to add, of one to four lines each.
+        #[arg(long, default_value_t = 0, value_parser = seed_count)]
+        orders: usize,
+        /// Blog posts: the eight welcome posts, then numbered field notes.
+        #[arg(long, default_value_t = 8, value_parser = seed_count)]
+        posts: usize,
     },
     /// Print the OpenAPI document (JSON) to stdout.
     Openapi,
@@ -141,24 +153,40 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 .context("cannot write to stdout")?;
             Ok(())
         }
-        Command::Seed { products } => {
+        Command::Seed {
+            products,
+            users,
+            orders,
+            posts,
+        } => {
+            let options = seed::SeedOptions {
+                products,
+                users,
+                orders,
+                posts,
+            };
             let db = ecommerce_api::db::connect(&config.database_url).await?;
             ecommerce_api::db::migrate(&db).await?;
             let started = std::time::Instant::now();
-            let report = seed::seed(&db, &Passwords::new(), products).await;
+            let report = seed::seed(&db, &Passwords::new(), &options, &print_progress).await;
             db.close().await.context("cannot close the database pool")?;
             let report = report.map_err(|error| anyhow::anyhow!(describe(&error)))?;
+            let elapsed = started.elapsed().as_secs_f64();
             let mut stdout = std::io::stdout().lock();
             writeln!(
                 stdout,
-                "seeded {} products, {} reviews, {} categories, {} users and {} posts in {:.1} s; \
-                 demo users log in as demo1@example.com … demo20@example.com with {:?}",
+                "seeded {} products, {} reviews, {} orders with {} items and {} events, {} \
+                 categories, {} users and {} posts in {elapsed:.1} s ({:.0} rows/s); demo users (demo1@example.com, \
+                 demo2@example.com …) log in with {:?}",
                 report.products,
                 report.reviews,
+                report.orders,
+                report.order_items,
+                report.order_events,
                 report.categories,
                 report.users,
                 report.posts,
-                started.elapsed().as_secs_f64(),
+                report.rows() as f64 / elapsed.max(0.001),
                 seed::DEMO_PASSWORD,
             )
             .context("cannot write to stdout")?;
@@ -180,6 +208,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
             unreachable!("handled before configuration is read")
         }
     }
+}
+
+/// A row count for `seed`: bounded before anything is generated.
+fn seed_count(raw: &str) -> Result<usize, String> {
+    raw.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= seed::MAX_ROWS)
+        .ok_or_else(|| format!("must be a whole number from 0 to {}", seed::MAX_ROWS))
+}
+
+/// One line per table and second on stderr, so stdout keeps only the summary.
+fn print_progress(progress: seed::Progress) {
+    let seconds = progress.elapsed.as_secs_f64().max(0.001);
+    eprintln!(
+        "seed: {} {}/{} ({:.0} rows/s)",
+        progress.table,
+        progress.done,
+        progress.total,
+        progress.done as f64 / seconds
+    );
 }
 
 /// Checks the arguments with the same rules as registration, then creates or promotes.

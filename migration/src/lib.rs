@@ -12,6 +12,7 @@ mod m20261201_000003_review_aggregates;
 mod m20261202_000004_attempt_budgets;
 mod m20261203_000005_events_and_jobs;
 mod m20261204_000006_idempotency_outcomes;
+mod m20261205_000007_indexes_at_scale;
 
 /// Runs backend-specific statements in order: the one place migrations match on the backend.
 async fn run_for_backend(
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000004_attempt_budgets::Migration),
             Box::new(m20261203_000005_events_and_jobs::Migration),
             Box::new(m20261204_000006_idempotency_outcomes::Migration),
+            Box::new(m20261205_000007_indexes_at_scale::Migration),
         ]
     }
 }

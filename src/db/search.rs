@@ -4,6 +4,7 @@
 //! and ranks by `ts_rank` (name weighted above description). SQLite matches the FTS5 table
 //! (porter stemmer) and ranks by `bm25` with the same weighting. Both take the user's words as
 //! plain terms that must all match, so quotes, operators and SQL-looking text are only words.
+//! Both rank a bounded set of candidates, so a common word costs what a rare one does.
 
 use sea_orm::DbBackend;
 
@@ -14,14 +15,17 @@ const MAX_TERMS: usize = 16;
 /// Longer words are cut: no product word is this long, and FTS cost grows with length.
 const MAX_TERM_CHARS: usize = 64;
 
-/// SQL fragments for a search, around `p` (products) and `c` (categories).
-pub struct SearchPlan {
-    /// `FROM …` with products as `p` left-joined to categories as `c`.
-    pub from: &'static str,
-    /// The match condition, to be combined with filters by `AND`.
-    pub condition: String,
-    /// `ORDER BY` terms, best match first, ties broken by id.
-    pub order: String,
+/// Products ranked per search, at most: this many matching by name, and as many more
+/// matching anywhere. Ranking every match of a common word (a tenth of a catalogue of millions)
+/// would cost a hundred thousand rank computations per request; the name matches are the best
+/// matches, so they are fetched first and the page is ranked among these candidates.
+pub const CANDIDATES: usize = 500;
+
+/// The columns of products as `p` and categories as `c`, and the filter conditions on `p`.
+pub struct Select<'a> {
+    pub columns: &'a str,
+    pub conditions: &'a [String],
+    pub limit: u64,
 }
 
 /// The words of a query: letters and digits, lower-cased; everything else separates words.
@@ -38,33 +42,81 @@ pub fn terms(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The plan for `text`, or `None` when it has no words (such a search matches nothing).
-pub fn plan(backend: DbBackend, text: &str, params: &mut Params) -> Option<SearchPlan> {
+/// The statement for a search of `text`, best match first, or `None` when the text has no
+/// words (such a search matches nothing).
+///
+/// PostgreSQL takes up to [`CANDIDATES`] products whose name matches (the name-only GIN
+/// index) and as many whose name or description matches, then ranks them with `ts_rank`.
+/// SQLite does the same with two FTS5 queries (the name column, then all columns), ranking
+/// name matches first and each group by `bm25`.
+pub fn statement(
+    backend: DbBackend,
+    text: &str,
+    select: &Select<'_>,
+    params: &mut Params,
+) -> Option<String> {
     let terms = terms(text);
     if terms.is_empty() {
         return None;
     }
+    let Select {
+        columns,
+        conditions,
+        limit,
+    } = select;
+    let filters: String = conditions
+        .iter()
+        .map(|condition| format!(" AND {condition}"))
+        .collect();
+    let limit = params.push(i64::try_from(*limit).unwrap_or(i64::MAX));
     Some(match backend {
         DbBackend::Postgres => {
-            let query = params.push(terms.join(" "));
-            SearchPlan {
-                from: "FROM products p LEFT JOIN categories c ON c.id = p.category_id",
-                condition: format!("p.search_vector @@ plainto_tsquery('english', {query})"),
-                order: format!(
-                    "ts_rank(p.search_vector, plainto_tsquery('english', {query})) DESC, p.id"
-                ),
-            }
+            let query = format!(
+                "plainto_tsquery('english', {})",
+                params.push(terms.join(" "))
+            );
+            format!(
+                "WITH candidates AS ( \
+                   (SELECT p.id FROM products p \
+                    WHERE to_tsvector('english', p.name) @@ {query}{filters} LIMIT {CANDIDATES}) \
+                   UNION \
+                   (SELECT p.id FROM products p \
+                    WHERE p.search_vector @@ {query}{filters} LIMIT {CANDIDATES})) \
+                 SELECT {columns} FROM candidates k JOIN products p ON p.id = k.id \
+                 LEFT JOIN categories c ON c.id = p.category_id \
+                 ORDER BY ts_rank(p.search_vector, {query}) DESC, p.id LIMIT {limit}"
+            )
         }
         _ => {
             // Each term quoted is an FTS5 string, never syntax; the tokenizer still stems it.
             let quoted: Vec<String> = terms.iter().map(|term| format!("\"{term}\"")).collect();
-            let query = params.push(quoted.join(" "));
-            SearchPlan {
-                from: "FROM products_fts f JOIN products p ON p.id = f.product_id \
-                       LEFT JOIN categories c ON c.id = p.category_id",
-                condition: format!("products_fts MATCH {query}"),
-                order: "bm25(products_fts, 0.0, 2.5, 1.0), p.id".to_owned(),
-            }
+            let anywhere = params.push(quoted.join(" "));
+            let in_name = params.push(
+                quoted
+                    .iter()
+                    .map(|term| format!("name : {term}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+            let branch = |tier: u8, query: &str| {
+                format!(
+                    "SELECT * FROM (SELECT f.product_id, {tier}, \
+                       bm25(products_fts, 0.0, 2.5, 1.0) \
+                     FROM products_fts f JOIN products p ON p.id = f.product_id \
+                     WHERE products_fts MATCH {query}{filters} LIMIT {CANDIDATES})"
+                )
+            };
+            // A product in both groups keeps its name-match score: SQLite takes a bare
+            // column from the row that gave the MIN.
+            format!(
+                "WITH candidates(id, tier, score) AS ({} UNION ALL {}), \
+                 best AS (SELECT id, MIN(tier) AS tier, score FROM candidates GROUP BY id) \
+                 SELECT {columns} FROM best k JOIN products p ON p.id = k.id \
+                 LEFT JOIN categories c ON c.id = p.category_id \
+                 ORDER BY k.tier, k.score, p.id LIMIT {limit}",
+                branch(0, &in_name),
+                branch(1, &anywhere),
+            )
         }
     })
 }

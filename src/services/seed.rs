@@ -1,10 +1,18 @@
-//! `ecommerce-api seed`: demo data for trying the API and for the benchmarks — categories,
-//! products with varied names and descriptions, users, reviews and blog posts.
+//! `ecommerce-api seed`: demo data for trying the API and for measuring it at scale —
+//! categories, products, users, reviews, orders and blog posts.
 //!
-//! Rows go in with multi-row `INSERT`s inside one transaction, which is what makes 100,000
-//! products take seconds rather than minutes on SQLite. Generation is seeded, so the same
-//! database gets the same products. Running it again adds products; categories, users and
-//! posts that exist already are left alone.
+//! The data has the shape of a real shop rather than a uniform grid: a few products sell far
+//! more than the rest and carry most reviews, some customers order again and again, and product
+//! names mix common words (a handful of adjectives, nouns and materials) with brand names drawn
+//! from a long tail of thousands, so a search can match a tenth of the catalogue or one product.
+//!
+//! Rows go in with multi-row `INSERT`s of a few thousand rows inside one transaction, so a
+//! failure leaves nothing behind and a million rows take seconds. Generation is seeded by the
+//! options, so the same options give the same data. Running it again adds products and
+//! orders; categories, users and posts are numbered, and those that exist already are kept.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use rand::rngs::StdRng;
 use rand::seq::{IndexedRandom, SliceRandom};
@@ -13,15 +21,42 @@ use sea_orm::sea_query::{Alias, OnConflict, Query};
 use sea_orm::{ConnectionTrait, Value};
 
 use crate::db::{self, Db, money};
-use crate::domain::{CategoryId, Money, PostId, ProductId, ReviewId, Slug, TagId, UserId};
-use crate::error::AppError;
+use crate::domain::{CategoryId, Money, OrderId, PostId, ProductId, ReviewId, Slug, TagId, UserId};
+use crate::error::{AppError, FieldError};
 use crate::services::accounts::Passwords;
+use crate::services::orders::{EVENT_PLACED, EVENT_STATUS_CHANGED};
 
-/// The password of every demo user (`demo1@example.com` … `demo20@example.com`).
+/// The password of every demo user (`demo1@example.com`, `demo2@example.com` …).
 pub const DEMO_PASSWORD: &str = "demo password";
-const DEMO_USERS: usize = 20;
-/// Rows per `INSERT`: well under SQLite's 32,766 bound parameters at nine columns.
-const BATCH: usize = 500;
+/// The most rows of one kind a seed adds; `seed` refuses more before it writes anything.
+pub const MAX_ROWS: usize = 10_000_000;
+/// Bound parameters per `INSERT`: under SQLite's 32,766 and PostgreSQL's 65,535, and large
+/// enough that a round trip carries thousands of rows.
+const PARAMS_PER_STATEMENT: usize = 30_000;
+/// How often a long table reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+
+/// How much to add. The defaults are the demo data of a fresh install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeedOptions {
+    pub products: usize,
+    /// Demo users `demo1` … `demoN`; those that exist already are kept.
+    pub users: usize,
+    pub orders: usize,
+    /// The first eight are the welcome posts; posts that exist already are kept.
+    pub posts: usize,
+}
+
+impl Default for SeedOptions {
+    fn default() -> Self {
+        SeedOptions {
+            products: 1000,
+            users: 20,
+            orders: 0,
+            posts: POSTS.len(),
+        }
+    }
+}
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SeedReport {
@@ -29,7 +64,32 @@ pub struct SeedReport {
     pub products: usize,
     pub users: usize,
     pub reviews: usize,
+    pub orders: usize,
+    pub order_items: usize,
+    pub order_events: usize,
     pub posts: usize,
+}
+
+impl SeedReport {
+    pub fn rows(&self) -> usize {
+        self.categories
+            + self.products
+            + self.users
+            + self.reviews
+            + self.orders
+            + self.order_items
+            + self.order_events
+            + self.posts
+    }
+}
+
+/// How far one table has got, for a progress line on a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub table: &'static str,
+    pub done: usize,
+    pub total: usize,
+    pub elapsed: Duration,
 }
 
 const CATEGORIES: &[&str] = &[
@@ -142,18 +202,100 @@ const POSTS: &[(&str, &[&str])] = &[
     ("Getting started with climbing", &["climbing", "guides"]),
 ];
 
-pub async fn seed(db: &Db, passwords: &Passwords, products: usize) -> Result<SeedReport, AppError> {
+const BRAND_SYLLABLES: &[&str] = &[
+    "ba", "be", "bo", "da", "de", "di", "fa", "fi", "ga", "go", "ka", "ke", "ki", "ko", "la", "le",
+    "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "no", "pa", "pe", "ra", "ri", "ro", "sa", "se",
+    "si", "so", "ta", "te", "ti", "to", "va", "vi", "za", "zo",
+];
+/// Brands in the long tail: the most common is in about a tenth of the names, most in a few.
+const BRANDS: usize = 20_000;
+const FIRST_NAMES: &[&str] = &[
+    "Ada", "Alan", "Amara", "Ben", "Chen", "Clara", "Dario", "Elena", "Femi", "Grace", "Hana",
+    "Ivan", "Jamal", "Julia", "Kai", "Lena", "Luis", "Maya", "Nia", "Omar", "Priya", "Quinn",
+    "Rosa", "Sam", "Tariq", "Uma", "Victor", "Wen", "Yara", "Zoe",
+];
+const LAST_NAMES: &[&str] = &[
+    "Adeyemi", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Hughes", "Ito",
+    "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quist", "Rossi",
+    "Smith", "Tanaka", "Urban", "Varga", "Walsh", "Xu", "Yilmaz", "Zhang",
+];
+const COMMENTS: &[&str] = &[
+    "Exactly as described.",
+    "Great quality for the price.",
+    "Arrived quickly, works well.",
+    "Good, but runs a little small.",
+    "Would buy again.",
+    "Not for me, sadly.",
+];
+/// Order statuses with their share: most orders of a year are delivered.
+const STATUSES: &[(&str, u32)] = &[
+    ("DELIVERED", 60),
+    ("SHIPPED", 10),
+    ("CONFIRMED", 8),
+    ("PENDING", 12),
+    ("CANCELLED", 10),
+];
+const YEAR_SECS: i64 = 31_536_000;
+
+/// Adds demo data as `options` say, in one transaction, reporting each table's progress.
+pub async fn seed(
+    db: &Db,
+    passwords: &Passwords,
+    options: &SeedOptions,
+    progress: &dyn Fn(Progress),
+) -> Result<SeedReport, AppError> {
+    let SeedOptions {
+        products,
+        users,
+        orders,
+        posts,
+    } = *options;
+    let too_many: Vec<FieldError> = [
+        ("products", products),
+        ("users", users),
+        ("orders", orders),
+        ("posts", posts),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > MAX_ROWS)
+    .map(|(field, _)| FieldError::new(field, format!("must be at most {MAX_ROWS}")))
+    .collect();
+    if !too_many.is_empty() {
+        return Err(AppError::Validation(too_many));
+    }
     let password_hash = passwords.hash(DEMO_PASSWORD).await?;
-    let mut rng = StdRng::seed_from_u64(products as u64);
+    let mut rng = StdRng::seed_from_u64(
+        [products, users, orders, posts]
+            .iter()
+            .fold(0x5eed_u64, |acc, &n| acc.rotate_left(17) ^ n as u64),
+    );
     let txn = db.begin_write().await?;
     let mut report = SeedReport::default();
 
     let categories = seed_categories(&txn, &mut report).await?;
-    let users = seed_users(&txn, &password_hash, &mut report).await?;
-    let product_ids = seed_products(&txn, &mut rng, &categories, products).await?;
-    report.products = product_ids.len();
-    report.reviews = seed_reviews(&txn, &mut rng, &product_ids, &users).await?;
-    report.posts = seed_posts(&txn, &users).await?;
+    let mut users =
+        seed_users(&txn, &mut rng, &password_hash, users, &mut report, progress).await?;
+    let mut catalogue = seed_products(&txn, &mut rng, &categories, products, progress).await?;
+    report.products = catalogue.len();
+    if orders > 0 && catalogue.is_empty() {
+        catalogue = existing_products(&txn).await?;
+    }
+    // Popularity follows the order of these lists, so shuffle them: the bestsellers are not
+    // simply the oldest products, nor the most loyal customers the first accounts.
+    catalogue.shuffle(&mut rng);
+    users.shuffle(&mut rng);
+    report.reviews = seed_reviews(&txn, &mut rng, &catalogue, &users, progress).await?;
+    seed_orders(
+        &txn,
+        &mut rng,
+        &catalogue,
+        &users,
+        orders,
+        &mut report,
+        progress,
+    )
+    .await?;
+    report.posts = seed_posts(&txn, &mut rng, &users, posts, progress).await?;
     txn.commit().await?;
     // Fresh statistics, so the planner sees the tables as they now are; on PostgreSQL also
     // reclaim the row versions the review triggers left behind, before autovacuum would.
@@ -164,6 +306,140 @@ pub async fn seed(db: &Db, passwords: &Passwords, products: usize) -> Result<See
         })
         .await?;
     Ok(report)
+}
+
+/// Draws ranks `0..n` with probability falling as `1 / (rank + 1)^exponent`: a long tail.
+struct Zipf(Vec<f64>);
+
+impl Zipf {
+    fn new(n: usize, exponent: f64) -> Self {
+        let mut total = 0.0;
+        let cumulative = (1..=n)
+            .map(|rank| {
+                total += (rank as f64).powf(-exponent);
+                total
+            })
+            .collect();
+        Zipf(cumulative)
+    }
+
+    fn sample(&self, rng: &mut StdRng) -> usize {
+        let total = self.0.last().copied().unwrap_or(0.0);
+        let target = rng.random_range(0.0..1.0) * total;
+        self.0
+            .partition_point(|&c| c <= target)
+            .min(self.0.len().saturating_sub(1))
+    }
+}
+
+/// Rows for one table, written a statement of thousands of rows at a time.
+struct Inserter<'a> {
+    table: &'static str,
+    columns: &'static [&'static str],
+    /// Rows whose key exists already are skipped.
+    conflict: Option<&'static [&'static str]>,
+    rows: Vec<Vec<Value>>,
+    per_statement: usize,
+    inserted: usize,
+    pushed: usize,
+    total: usize,
+    started: Instant,
+    reported: Instant,
+    progress: &'a dyn Fn(Progress),
+}
+
+impl<'a> Inserter<'a> {
+    fn new(
+        table: &'static str,
+        columns: &'static [&'static str],
+        total: usize,
+        progress: &'a dyn Fn(Progress),
+    ) -> Self {
+        let per_statement = PARAMS_PER_STATEMENT / columns.len();
+        Inserter {
+            table,
+            columns,
+            conflict: None,
+            rows: Vec::with_capacity(per_statement.min(total)),
+            per_statement,
+            inserted: 0,
+            pushed: 0,
+            total,
+            started: Instant::now(),
+            reported: Instant::now(),
+            progress,
+        }
+    }
+
+    fn skip_existing(mut self, key: &'static [&'static str]) -> Self {
+        self.conflict = Some(key);
+        self
+    }
+
+    async fn push(&mut self, db: &impl ConnectionTrait, row: Vec<Value>) -> Result<(), AppError> {
+        self.queue(row);
+        if self.is_full() {
+            self.flush(db).await?;
+        }
+        Ok(())
+    }
+
+    /// Holds a row for the next statement; the caller flushes, for rows that must wait for
+    /// the rows of another table they name.
+    fn queue(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+        self.pushed += 1;
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= self.per_statement
+    }
+
+    async fn flush(&mut self, db: &impl ConnectionTrait) -> Result<(), AppError> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = Query::insert()
+            .into_table(Alias::new(self.table))
+            .columns(self.columns.iter().map(|c| Alias::new(*c)))
+            .to_owned();
+        if let Some(key) = self.conflict {
+            insert.on_conflict(
+                OnConflict::columns(key.iter().map(|c| Alias::new(*c)))
+                    .do_nothing()
+                    .to_owned(),
+            );
+        }
+        for row in self.rows.drain(..) {
+            insert.values_panic(row.into_iter().map(Into::into));
+        }
+        let written = db.execute(&insert).await?.rows_affected();
+        self.inserted += usize::try_from(written).unwrap_or(0);
+        if self.reported.elapsed() >= PROGRESS_EVERY {
+            self.reported = Instant::now();
+            self.report();
+        }
+        Ok(())
+    }
+
+    fn report(&self) {
+        (self.progress)(Progress {
+            table: self.table,
+            done: self.pushed,
+            total: self.total,
+            elapsed: self.started.elapsed(),
+        });
+    }
+
+    /// Writes what is left and returns how many rows went in.
+    async fn finish(mut self, db: &impl ConnectionTrait) -> Result<usize, AppError> {
+        self.flush(db).await?;
+        if self.total > 0 {
+            self.report();
+        }
+        Ok(self.inserted)
+    }
 }
 
 async fn ids_of<T: sea_orm::TryGetable>(
@@ -182,72 +458,110 @@ async fn seed_categories(
     report: &mut SeedReport,
 ) -> Result<Vec<CategoryId>, AppError> {
     let now = db::now();
-    let mut insert = Query::insert()
-        .into_table(Alias::new("categories"))
-        .columns(["id", "name", "slug", "created_at", "updated_at"].map(Alias::new))
-        .on_conflict(
-            OnConflict::column(Alias::new("name"))
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
+    let ignore = |_: Progress| {};
+    let mut insert = Inserter::new(
+        "categories",
+        &["id", "name", "slug", "created_at", "updated_at"],
+        0,
+        &ignore,
+    )
+    .skip_existing(&["name"]);
     for name in CATEGORIES {
         let slug = Slug::from_text(name).expect("category names have letters");
-        insert.values_panic([
-            CategoryId::generate().into(),
-            (*name).into(),
-            slug.as_str().into(),
-            now.into(),
-            now.into(),
-        ]);
+        insert
+            .push(
+                db,
+                vec![
+                    CategoryId::generate().into(),
+                    (*name).into(),
+                    slug.as_str().into(),
+                    now.into(),
+                    now.into(),
+                ],
+            )
+            .await?;
     }
-    report.categories = usize::try_from(db.execute(&insert).await?.rows_affected()).unwrap_or(0);
+    report.categories = insert.finish(db).await?;
     ids_of(db, "SELECT id FROM categories ORDER BY name").await
 }
 
+/// `demo1@example.com` … `demo{count}@example.com`, all with [`DEMO_PASSWORD`].
 async fn seed_users(
     db: &impl ConnectionTrait,
+    rng: &mut StdRng,
     password_hash: &str,
+    count: usize,
     report: &mut SeedReport,
+    progress: &dyn Fn(Progress),
 ) -> Result<Vec<UserId>, AppError> {
     let now = db::now();
-    let mut insert = Query::insert()
-        .into_table(Alias::new("users"))
-        .columns(
-            [
-                "id",
-                "email",
-                "password_hash",
-                "name",
-                "role",
-                "created_at",
-                "updated_at",
-            ]
-            .map(Alias::new),
-        )
-        .on_conflict(
-            OnConflict::column(Alias::new("email"))
-                .do_nothing()
-                .to_owned(),
-        )
-        .to_owned();
-    for n in 1..=DEMO_USERS {
-        insert.values_panic([
-            UserId::generate().into(),
-            format!("demo{n}@example.com").into(),
-            password_hash.into(),
-            format!("Demo User {n}").into(),
-            "USER".into(),
-            now.into(),
-            now.into(),
-        ]);
+    let mut insert = Inserter::new(
+        "users",
+        &[
+            "id",
+            "email",
+            "password_hash",
+            "name",
+            "role",
+            "created_at",
+            "updated_at",
+        ],
+        count,
+        progress,
+    )
+    .skip_existing(&["email"]);
+    for n in 1..=count {
+        let name = format!(
+            "{} {}",
+            FIRST_NAMES.choose(rng).expect("not empty"),
+            LAST_NAMES.choose(rng).expect("not empty")
+        );
+        let created = now - chrono::Duration::seconds(rng.random_range(0..2 * YEAR_SECS));
+        insert
+            .push(
+                db,
+                vec![
+                    UserId::generate().into(),
+                    format!("demo{n}@example.com").into(),
+                    password_hash.into(),
+                    name.into(),
+                    "USER".into(),
+                    created.into(),
+                    created.into(),
+                ],
+            )
+            .await?;
     }
-    report.users = usize::try_from(db.execute(&insert).await?.rows_affected()).unwrap_or(0);
+    report.users = insert.finish(db).await?;
     ids_of(
         db,
-        "SELECT id FROM users WHERE email LIKE 'demo%@example.com' ORDER BY email",
+        "SELECT id FROM users WHERE email LIKE 'demo%@example.com' AND deleted_at IS NULL",
     )
     .await
+}
+
+/// What an order line needs of a product.
+#[derive(Debug, Clone)]
+struct Listed {
+    id: ProductId,
+    name: String,
+    price: Money,
+}
+
+fn brand(rank: usize) -> String {
+    // Spread the ranks over the syllable space, so neighbouring ranks do not look alike.
+    let n = BRAND_SYLLABLES.len();
+    let mut code = (rank * 7_919 + 13) % (n * n * n);
+    let mut word = String::with_capacity(6);
+    for _ in 0..3 {
+        word.push_str(BRAND_SYLLABLES[code % n]);
+        code /= n;
+    }
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 async fn seed_products(
@@ -255,176 +569,427 @@ async fn seed_products(
     rng: &mut StdRng,
     categories: &[CategoryId],
     count: usize,
-) -> Result<Vec<ProductId>, AppError> {
+    progress: &dyn Fn(Progress),
+) -> Result<Vec<Listed>, AppError> {
     let backend = db.get_database_backend();
     let now = db::now();
-    let mut ids = Vec::with_capacity(count);
-    let mut left = count;
-    while left > 0 {
-        let rows = left.min(BATCH);
-        left -= rows;
-        let mut insert = Query::insert()
-            .into_table(Alias::new("products"))
-            .columns(
-                [
-                    "id",
-                    "name",
-                    "description",
-                    "price",
-                    "in_stock",
-                    "archived",
-                    "category_id",
-                    "created_at",
-                    "updated_at",
-                ]
-                .map(Alias::new),
+    let adjectives = Zipf::new(ADJECTIVES.len(), 1.0);
+    let brands = Zipf::new(BRANDS, 1.0);
+    let mut listed = Vec::with_capacity(count);
+    let mut insert = Inserter::new(
+        "products",
+        &[
+            "id",
+            "name",
+            "description",
+            "price",
+            "in_stock",
+            "archived",
+            "category_id",
+            "created_at",
+            "updated_at",
+        ],
+        count,
+        progress,
+    );
+    for _ in 0..count {
+        let id = ProductId::generate();
+        let name = format!(
+            "{} {} {} {}",
+            brand(brands.sample(rng)),
+            ADJECTIVES[adjectives.sample(rng)],
+            MATERIALS.choose(rng).expect("not empty"),
+            NOUNS.choose(rng).expect("not empty"),
+        );
+        let mut phrases: Vec<&str> = PHRASES.choose_multiple(rng, 2).copied().collect();
+        phrases.shuffle(rng);
+        let description = format!(
+            "A {} for every day, {} and {}.",
+            name.to_lowercase(),
+            phrases[0],
+            phrases[1]
+        );
+        // Cheap things are common and dear ones rare: uniform in the logarithm of the price.
+        let cents = rng
+            .random_range(199_f64.ln()..49_999_f64.ln())
+            .exp()
+            .round() as i64;
+        let price = Money::from_cents(cents).expect("in range");
+        let stock = if rng.random_bool(0.05) {
+            0
+        } else {
+            rng.random_range(1..=200_i32)
+        };
+        // Spread over the past year, so lists and cursors have a real order to walk.
+        let created = now - chrono::Duration::seconds(rng.random_range(0..YEAR_SECS));
+        let category: Option<CategoryId> = if rng.random_bool(0.9) {
+            categories.choose(rng).copied()
+        } else {
+            None
+        };
+        insert
+            .push(
+                db,
+                vec![
+                    id.into(),
+                    name.clone().into(),
+                    description.into(),
+                    money::to_value(backend, price),
+                    Value::from(stock),
+                    false.into(),
+                    category.into(),
+                    created.into(),
+                    created.into(),
+                ],
             )
-            .to_owned();
-        for _ in 0..rows {
-            let id = ProductId::generate();
-            let name = format!(
-                "{} {} {}",
-                ADJECTIVES.choose(rng).expect("not empty"),
-                MATERIALS.choose(rng).expect("not empty"),
-                NOUNS.choose(rng).expect("not empty"),
-            );
-            let mut phrases: Vec<&str> = PHRASES.choose_multiple(rng, 2).copied().collect();
-            phrases.shuffle(rng);
-            let description = format!(
-                "A {} {}, {} and {}.",
-                name.to_lowercase(),
-                "for every day",
-                phrases[0],
-                phrases[1]
-            );
-            let price = Money::from_cents(rng.random_range(199..=49_999)).expect("in range");
-            // Spread over the past year, so lists and cursors have a real order to walk.
-            let created = now - chrono::Duration::seconds(rng.random_range(0..31_536_000));
-            let category: Option<CategoryId> = if rng.random_bool(0.9) {
-                categories.choose(rng).copied()
-            } else {
-                None
-            };
-            insert.values_panic([
-                id.into(),
-                name.into(),
-                description.into(),
-                money::to_value(backend, price).into(),
-                Value::from(rng.random_range(0..=200_i32)).into(),
-                false.into(),
-                category.into(),
-                created.into(),
-                created.into(),
-            ]);
-            ids.push(id);
-        }
-        db.execute(&insert).await?;
+            .await?;
+        listed.push(Listed { id, name, price });
     }
-    Ok(ids)
+    insert.finish(db).await?;
+    Ok(listed)
 }
 
+/// The products on sale, for orders when this run adds none.
+async fn existing_products(db: &impl ConnectionTrait) -> Result<Vec<Listed>, AppError> {
+    let backend = db.get_database_backend();
+    let rows = db
+        .query_all_raw(db::sql(
+            db,
+            "SELECT id, name, price FROM products WHERE NOT archived",
+            [],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Listed {
+                id: ProductId(row.try_get("", "id")?),
+                name: row.try_get("", "name")?,
+                price: money::read(row, "price", backend)?,
+            })
+        })
+        .collect()
+}
+
+/// Reviews a product gets at most from the seed.
+const MAX_REVIEWS_PER_PRODUCT: u8 = 20;
+
+/// About one review for every four products, most of them on the popular ones.
 async fn seed_reviews(
     db: &impl ConnectionTrait,
     rng: &mut StdRng,
-    products: &[ProductId],
+    products: &[Listed],
     users: &[UserId],
+    progress: &dyn Fn(Progress),
 ) -> Result<usize, AppError> {
-    const COMMENTS: &[&str] = &[
-        "Exactly as described.",
-        "Great quality for the price.",
-        "Arrived quickly, works well.",
-        "Good, but runs a little small.",
-        "Would buy again.",
-        "Not for me, sadly.",
-    ];
+    if products.is_empty() || users.is_empty() {
+        return Ok(0);
+    }
+    let popularity = Zipf::new(products.len(), 1.0);
+    let wanted = products.len() / 4 + 1;
+    let mut per_product = vec![0_u8; products.len()];
     let now = db::now();
-    let mut rows = Vec::new();
-    for product in products {
-        if !rng.random_bool(0.3) {
+    let mut seen = HashSet::with_capacity(wanted);
+    let mut insert = Inserter::new(
+        "reviews",
+        &[
+            "id",
+            "product_id",
+            "user_id",
+            "rating",
+            "comment",
+            "created_at",
+        ],
+        wanted,
+        progress,
+    )
+    .skip_existing(&["product_id", "user_id"]);
+    // A bounded number of draws: a small shop runs out of distinct reviewers for its
+    // bestsellers long before it runs out of draws.
+    for _ in 0..wanted * 2 {
+        if seen.len() == wanted {
+            break;
+        }
+        let product = popularity.sample(rng);
+        let user = rng.random_range(0..users.len());
+        // Each review rewrites its product's aggregates: a bestseller with thousands of
+        // them in one transaction would leave a chain of thousands of row versions that
+        // every later read of that product walks.
+        if per_product[product] >= MAX_REVIEWS_PER_PRODUCT || !seen.insert((product, user)) {
             continue;
         }
-        let reviewers = rng.random_range(1..=5).min(users.len());
-        for user in users.choose_multiple(rng, reviewers) {
-            rows.push((
-                *product,
-                *user,
-                rng.random_range(1..=5_i16),
-                *COMMENTS.choose(rng).expect("not empty"),
-            ));
-        }
-    }
-    for chunk in rows.chunks(BATCH) {
-        let mut insert = Query::insert()
-            .into_table(Alias::new("reviews"))
-            .columns(
-                [
-                    "id",
-                    "product_id",
-                    "user_id",
-                    "rating",
-                    "comment",
-                    "created_at",
-                ]
-                .map(Alias::new),
+        per_product[product] += 1;
+        let created = now - chrono::Duration::seconds(rng.random_range(0..YEAR_SECS));
+        insert
+            .push(
+                db,
+                vec![
+                    ReviewId::generate().into(),
+                    products[product].id.into(),
+                    users[user].into(),
+                    Value::from(rng.random_range(1..=5_i16)),
+                    (*COMMENTS.choose(rng).expect("not empty")).into(),
+                    created.into(),
+                ],
             )
-            .to_owned();
-        for (product, user, rating, comment) in chunk {
-            insert.values_panic([
-                ReviewId::generate().into(),
-                (*product).into(),
-                (*user).into(),
-                (*rating).into(),
-                (*comment).into(),
-                now.into(),
-            ]);
-        }
-        db.execute(&insert).await?;
+            .await?;
     }
-    Ok(rows.len())
+    insert.finish(db).await
 }
 
-async fn seed_posts(db: &impl ConnectionTrait, users: &[UserId]) -> Result<usize, AppError> {
+/// Orders of the past year: one to four lines of popular products, placed mostly by the
+/// same loyal customers, each with its history.
+async fn seed_orders(
+    db: &impl ConnectionTrait,
+    rng: &mut StdRng,
+    products: &[Listed],
+    users: &[UserId],
+    count: usize,
+    report: &mut SeedReport,
+    progress: &dyn Fn(Progress),
+) -> Result<(), AppError> {
+    if count == 0 || products.is_empty() || users.is_empty() {
+        return Ok(());
+    }
+    let backend = db.get_database_backend();
     let now = db::now();
-    let mut written = 0;
-    for (i, (title, tags)) in POSTS.iter().enumerate() {
-        let slug = Slug::from_text(title).expect("titles have letters");
-        let id = PostId::generate();
-        let published_at = now - chrono::Duration::days(i64::try_from(i).unwrap_or(0) * 3);
-        let inserted = db
-            .execute_raw(db::sql(
-                db,
-                "INSERT INTO posts \
-                   (id, slug, title, content, published, published_at, author_id, created_at, \
-                    updated_at) \
-                 VALUES ($1, $2, $3, $4, true, $5, $6, $5, $5) ON CONFLICT (slug) DO NOTHING",
-                [
-                    id.into(),
-                    slug.as_str().into(),
-                    (*title).into(),
-                    format!("{title}. Notes from the team on what we sell and why.").into(),
-                    published_at.into(),
-                    users[i % users.len()].into(),
-                ],
-            ))
-            .await?;
-        if inserted.rows_affected() == 0 {
-            continue;
+    let popularity = Zipf::new(products.len(), 1.0);
+    let loyalty = Zipf::new(users.len(), 0.6);
+    let mut orders = Inserter::new(
+        "orders",
+        &[
+            "id",
+            "customer_id",
+            "status",
+            "total",
+            "created_at",
+            "updated_at",
+        ],
+        count,
+        progress,
+    );
+    let mut items = Inserter::new(
+        "order_items",
+        &[
+            "id",
+            "order_id",
+            "product_id",
+            "product_name",
+            "quantity",
+            "price",
+        ],
+        count * 2,
+        progress,
+    );
+    let mut events = Inserter::new(
+        "order_events",
+        &[
+            "id",
+            "order_id",
+            "kind",
+            "from_status",
+            "to_status",
+            "actor_id",
+            "created_at",
+        ],
+        count,
+        progress,
+    );
+    let status_total: u32 = STATUSES.iter().map(|(_, share)| share).sum();
+    for _ in 0..count {
+        let id = OrderId::generate();
+        let lines = match rng.random_range(0..100) {
+            0..50 => 1,
+            50..75 => 2,
+            75..90 => 3,
+            _ => 4,
+        };
+        let mut total = Money::from_cents(0).expect("zero is money");
+        let mut chosen = Vec::with_capacity(lines);
+        for _ in 0..lines {
+            let product = &products[popularity.sample(rng)];
+            if chosen.contains(&product.id) {
+                continue;
+            }
+            chosen.push(product.id);
+            let quantity = rng.random_range(1..=3_u32);
+            let line = product
+                .price
+                .times(quantity)
+                .expect("seeded prices are small");
+            total = total.plus(line).expect("seeded totals are small");
+            items.queue(vec![
+                uuid::Uuid::now_v7().into(),
+                id.into(),
+                product.id.into(),
+                product.name.as_str().into(),
+                Value::from(quantity as i32),
+                money::to_value(backend, product.price),
+            ]);
         }
-        written += 1;
-        for tag in *tags {
-            db.execute_raw(db::sql(
-                db,
-                "INSERT INTO tags (id, name) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                [TagId::generate().into(), (*tag).into()],
-            ))
-            .await?;
-            db.execute_raw(db::sql(
-                db,
-                "INSERT INTO post_tags (post_id, tag_id) SELECT $1, id FROM tags WHERE name = $2",
-                [id.into(), (*tag).into()],
-            ))
-            .await?;
+        let mut pick = rng.random_range(0..status_total);
+        let status = STATUSES
+            .iter()
+            .find(|(_, share)| {
+                let hit = pick < *share;
+                pick = pick.saturating_sub(*share);
+                hit
+            })
+            .map_or("DELIVERED", |(status, _)| status);
+        let placed = now - chrono::Duration::seconds(rng.random_range(0..YEAR_SECS));
+        let customer = users[loyalty.sample(rng)];
+        orders.queue(vec![
+            id.into(),
+            customer.into(),
+            status.into(),
+            money::to_value(backend, total),
+            placed.into(),
+            placed.into(),
+        ]);
+        events.queue(vec![
+            uuid::Uuid::now_v7().into(),
+            id.into(),
+            EVENT_PLACED.into(),
+            Option::<&str>::None.into(),
+            "PENDING".into(),
+            customer.into(),
+            placed.into(),
+        ]);
+        if status != "PENDING" {
+            // The seed has no staff: the customer cancels, and other changes show no actor.
+            let actor = (status == "CANCELLED").then_some(customer);
+            events.queue(vec![
+                uuid::Uuid::now_v7().into(),
+                id.into(),
+                EVENT_STATUS_CHANGED.into(),
+                "PENDING".into(),
+                status.into(),
+                actor.into(),
+                (placed + chrono::Duration::hours(rng.random_range(1..72))).into(),
+            ]);
+        }
+        // Orders first: their items and history name them.
+        if orders.is_full() || items.is_full() || events.is_full() {
+            orders.flush(db).await?;
+            items.flush(db).await?;
+            events.flush(db).await?;
         }
     }
+    // The item and event counts were estimates; report the real ones.
+    items.total = items.pushed;
+    events.total = events.pushed;
+    report.orders = orders.finish(db).await?;
+    report.order_items = items.finish(db).await?;
+    report.order_events = events.finish(db).await?;
+    Ok(())
+}
+
+/// The welcome posts, then numbered field notes; posts whose slug exists already are kept.
+async fn seed_posts(
+    db: &impl ConnectionTrait,
+    rng: &mut StdRng,
+    users: &[UserId],
+    count: usize,
+    progress: &dyn Fn(Progress),
+) -> Result<usize, AppError> {
+    if count == 0 || users.is_empty() {
+        return Ok(0);
+    }
+    let now = db::now();
+    let existing: HashSet<String> = ids_of(db, "SELECT slug FROM posts")
+        .await?
+        .into_iter()
+        .collect();
+    let mut tag_names: Vec<String> = POSTS
+        .iter()
+        .flat_map(|(_, tags)| tags.iter().map(|tag| (*tag).to_owned()))
+        .chain(CATEGORIES.iter().map(|name| name.to_lowercase()))
+        .collect();
+    tag_names.sort();
+    tag_names.dedup();
+    let ignore = |_: Progress| {};
+    let mut tags = Inserter::new("tags", &["id", "name"], 0, &ignore).skip_existing(&["name"]);
+    for name in &tag_names {
+        tags.push(db, vec![TagId::generate().into(), name.as_str().into()])
+            .await?;
+    }
+    tags.finish(db).await?;
+    let tag_rows = db
+        .query_all_raw(db::sql(db, "SELECT id, name FROM tags", []))
+        .await?;
+    let tag_ids: HashMap<String, TagId> = tag_rows
+        .iter()
+        .map(|row| Ok((row.try_get("", "name")?, TagId(row.try_get("", "id")?))))
+        .collect::<Result<_, AppError>>()?;
+
+    let mut posts = Inserter::new(
+        "posts",
+        &[
+            "id",
+            "slug",
+            "title",
+            "content",
+            "published",
+            "published_at",
+            "author_id",
+            "created_at",
+            "updated_at",
+        ],
+        count,
+        progress,
+    )
+    .skip_existing(&["slug"]);
+    let mut post_tags = Vec::new();
+    for i in 0..count {
+        let (title, tags, published) = match POSTS.get(i) {
+            Some((title, tags)) => ((*title).to_owned(), tags.to_vec(), true),
+            None => {
+                let topic = CATEGORIES[i % CATEGORIES.len()];
+                (
+                    format!("Field notes {}: {topic}", i - POSTS.len() + 1),
+                    vec!["guides"],
+                    rng.random_bool(0.9),
+                )
+            }
+        };
+        let slug = Slug::from_text(&title).expect("titles have letters");
+        if existing.contains(slug.as_str()) {
+            continue;
+        }
+        let id = PostId::generate();
+        let days = i64::try_from(i).unwrap_or(0) * 3;
+        let created = if i < POSTS.len() {
+            now - chrono::Duration::days(days)
+        } else {
+            now - chrono::Duration::seconds(rng.random_range(0..2 * YEAR_SECS))
+        };
+        let published_at: Option<chrono::DateTime<chrono::Utc>> = published.then_some(created);
+        let content = format!("{title}. Notes from the team on what we sell and why.");
+        posts
+            .push(
+                db,
+                vec![
+                    id.into(),
+                    slug.as_str().into(),
+                    title.as_str().into(),
+                    content.into(),
+                    published.into(),
+                    published_at.into(),
+                    users[i % users.len()].into(),
+                    created.into(),
+                    created.into(),
+                ],
+            )
+            .await?;
+        let topic = (i >= POSTS.len()).then(|| CATEGORIES[i % CATEGORIES.len()].to_lowercase());
+        for tag in tags.iter().map(|t| (*t).to_owned()).chain(topic) {
+            post_tags.push((id, tag_ids[&tag]));
+        }
+    }
+    let written = posts.finish(db).await?;
+    let mut links = Inserter::new("post_tags", &["post_id", "tag_id"], 0, &ignore);
+    for (post, tag) in post_tags {
+        links.push(db, vec![post.into(), tag.into()]).await?;
+    }
+    links.finish(db).await?;
     Ok(written)
 }

@@ -449,23 +449,40 @@ fn create_admin_refuses_bad_arguments_in_one_line() {
 }
 
 #[tokio::test]
-async fn seed_loads_demo_data_and_running_it_again_adds_products_only() {
+async fn seed_loads_demo_data_and_running_it_again_adds_products_and_orders_only() {
     let database = TestDatabase::create_empty().await;
     let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "seed",
+        "--products",
+        "120",
+        "--users",
+        "30",
+        "--orders",
+        "200",
+        "--posts",
+        "12",
+    ];
 
     let runs: Vec<_> = (0..2)
-        .map(|_| {
-            output(
-                command(&["seed", "--products", "120"], dir.path())
-                    .env("DATABASE_URL", &database.url),
-            )
-        })
+        .map(|_| output(command(&args, dir.path()).env("DATABASE_URL", &database.url)))
         .collect();
 
     for (code, stdout, stderr) in &runs {
         assert_eq!(*code, Some(0), "{stderr}");
         assert!(stdout.contains("seeded 120 products"), "{stdout}");
+        assert!(stdout.contains("200 orders"), "{stdout}");
+        assert!(
+            stderr.contains("seed: products 120/120"),
+            "progress: {stderr}"
+        );
     }
+    assert!(runs[0].1.contains("30 users and 12 posts"), "{}", runs[0].1);
+    assert!(
+        runs[1].1.contains("0 users and 0 posts"),
+        "kept: {}",
+        runs[1].1
+    );
     let db = ecommerce_api::db::connect(&database.url).await.unwrap();
     let count = |sql: &'static str| {
         let db = &db;
@@ -482,14 +499,53 @@ async fn seed_loads_demo_data_and_running_it_again_adds_products_only() {
     };
     assert_eq!(count("SELECT COUNT(*) FROM products").await, 240);
     assert_eq!(count("SELECT COUNT(*) FROM categories").await, 12);
-    assert_eq!(count("SELECT COUNT(*) FROM users").await, 20);
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 30);
     assert!(count("SELECT COUNT(*) FROM reviews").await > 0);
-    assert_eq!(count("SELECT COUNT(*) FROM posts").await, 8);
+    assert_eq!(count("SELECT COUNT(*) FROM posts").await, 12);
+    assert_eq!(count("SELECT COUNT(*) FROM orders").await, 400);
     assert!(
         count("SELECT COUNT(DISTINCT name) FROM products").await > 100,
         "names vary"
     );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM orders o WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.order_id = o.id)").await,
+        0,
+        "every order has lines"
+    );
+    assert_eq!(
+        count(
+            "SELECT COUNT(*) FROM orders o WHERE o.total <> \
+             (SELECT SUM(i.price * i.quantity) FROM order_items i WHERE i.order_id = o.id)"
+        )
+        .await,
+        0,
+        "totals add up"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM order_events WHERE kind = 'placed'").await,
+        400,
+        "every order has its history"
+    );
+    assert!(
+        count("SELECT MAX(n) FROM (SELECT COUNT(*) AS n FROM orders GROUP BY customer_id) t").await
+            > 400 / 30,
+        "some customers order far more than the average"
+    );
     db.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn seed_refuses_counts_out_of_bounds_before_it_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = output(
+        command(&["seed", "--orders", "10000001"], dir.path())
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+    );
+    assert_ne!(code, Some(0));
+    assert!(
+        stderr.contains("must be a whole number from 0 to 10000000"),
+        "{stderr}"
+    );
 }
 
 /// A child process of the real binary, killed when the test ends however it ends.

@@ -384,7 +384,12 @@ async fn one_unknown_id_or_bad_price_in_a_batch_changes_nothing() {
 
 /// Seeds `n` products with creation times spread over a year, as the `seed` command does.
 async fn seed_products(app: &TestApp, n: usize) {
-    ecommerce_api::services::seed::seed(&app.state.db, &app.state.auth.passwords, n)
+    use ecommerce_api::services::seed::{SeedOptions, seed};
+    let options = SeedOptions {
+        products: n,
+        ..SeedOptions::default()
+    };
+    seed(&app.state.db, &app.state.auth.passwords, &options, &|_| {})
         .await
         .expect("the seed runs");
 }
@@ -562,5 +567,78 @@ async fn list_parameters_are_checked() {
     for ((query, field), response) in cases.iter().zip(&responses) {
         response.assert_error(400, "VALIDATION_ERROR");
         assert_eq!(response.error_fields(), [*field], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn pages_cross_runs_of_equal_creation_times_without_gaps_or_repeats() {
+    let app = spawn_app().await;
+    seed_products(&app, 600).await;
+    // A bulk import stamps many rows alike: two runs of equal times, broken only by id.
+    app.execute(
+        "UPDATE products SET created_at = $1 WHERE id IN \
+         (SELECT id FROM products ORDER BY id LIMIT 250)",
+        [ecommerce_api::db::now().into()],
+    )
+    .await;
+    app.execute(
+        "UPDATE products SET created_at = $1 WHERE id IN \
+         (SELECT id FROM products ORDER BY id DESC LIMIT 150)",
+        [(ecommerce_api::db::now() - chrono::Duration::days(400)).into()],
+    )
+    .await;
+
+    let ids = walk(&app, "", 23).await;
+
+    let expected = expected_ids(&app, "1 = 1", vec![]).await;
+    assert_eq!(expected.len(), 600);
+    assert_eq!(ids.len(), 600, "no gaps");
+    assert_eq!(ids.iter().collect::<HashSet<_>>().len(), 600, "no repeats");
+    assert_eq!(ids, expected, "newest first, equal times in id order");
+}
+
+#[tokio::test]
+async fn a_common_word_ranks_the_name_match_first_among_many_description_matches() {
+    let app = spawn_app().await;
+    // Every seeded description says "for every day"; no seeded name has "day" in it.
+    seed_products(&app, 1500).await;
+    let admin = app.admin().await;
+    let best = admin
+        .post(
+            "/api/v1/products",
+            &json!({"name": "Day Pack", "description": "A small bag.", "price": "30.00"}),
+        )
+        .await;
+    best.assert_status(201);
+    assert!(
+        app.count(
+            "SELECT COUNT(*) FROM products WHERE description LIKE '%every day%'",
+            []
+        )
+        .await
+            > 1000,
+        "the word matches far more products than a search ranks"
+    );
+
+    let found = app
+        .anonymous()
+        .get("/api/v1/products/search?q=day&limit=10")
+        .await;
+
+    found.assert_status(200);
+    let data = found.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 10);
+    assert_eq!(
+        data[0]["id"], best.body["data"]["id"],
+        "the name match first"
+    );
+    for product in &data[1..] {
+        assert!(
+            product["description"]
+                .as_str()
+                .unwrap()
+                .contains("every day"),
+            "{product}"
+        );
     }
 }

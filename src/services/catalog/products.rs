@@ -243,18 +243,15 @@ pub async fn search(
     limit: u64,
 ) -> Result<Vec<Product>, AppError> {
     let mut params = Params::default();
-    let Some(plan) = search::plan(db.backend(), text, &mut params) else {
+    let conditions = filter.conditions(db.backend(), &mut params);
+    let select = search::Select {
+        columns: COLUMNS,
+        conditions: &conditions,
+        limit,
+    };
+    let Some(sql) = search::statement(db.backend(), text, &select, &mut params) else {
         return Ok(Vec::new());
     };
-    let mut conditions = filter.conditions(db.backend(), &mut params);
-    conditions.push(plan.condition);
-    let sql = format!(
-        "SELECT {COLUMNS} {} WHERE {} ORDER BY {} LIMIT {}",
-        plan.from,
-        conditions.join(" AND "),
-        plan.order,
-        params.push(i64::try_from(limit).unwrap_or(i64::MAX)),
-    );
     query(db.read(), &sql, params).await
 }
 
