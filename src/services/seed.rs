@@ -275,14 +275,14 @@ pub async fn seed(
     let categories = seed_categories(&txn, &mut report).await?;
     let mut users =
         seed_users(&txn, &mut rng, &password_hash, users, &mut report, progress).await?;
-    let mut catalogue = seed_products(&txn, &mut rng, &categories, products, progress).await?;
-    report.products = catalogue.len();
-    if orders > 0 && catalogue.is_empty() {
-        catalogue = existing_products(&txn).await?;
+    let mut listed = seed_products(&txn, &mut rng, &categories, products, progress).await?;
+    report.products = listed.len();
+    if orders > 0 && listed.is_empty() {
+        listed = existing_products(&txn).await?;
     }
-    // Popularity follows the order of these lists, so shuffle them: the bestsellers are not
-    // simply the oldest products, nor the most loyal customers the first accounts.
-    catalogue.shuffle(&mut rng);
+    let catalogue = Catalogue::new(listed, &mut rng);
+    // Loyalty follows the order of the list, so shuffle it: the most loyal customers are not
+    // simply the first accounts.
     users.shuffle(&mut rng);
     report.reviews = seed_reviews(&txn, &mut rng, &catalogue, &users, progress).await?;
     seed_orders(
@@ -649,6 +649,30 @@ async fn seed_products(
     Ok(listed)
 }
 
+/// The products reviews and orders draw from, with how popular each is.
+struct Catalogue {
+    products: Vec<Listed>,
+    popularity: Zipf,
+}
+
+impl Catalogue {
+    /// Popularity follows the order of the list, so it is shuffled first: the bestsellers are
+    /// not simply the oldest products.
+    fn new(mut products: Vec<Listed>, rng: &mut StdRng) -> Self {
+        products.shuffle(rng);
+        let popularity = Zipf::new(products.len(), 1.0);
+        Catalogue {
+            products,
+            popularity,
+        }
+    }
+
+    /// The index of a product, drawn by popularity.
+    fn pick(&self, rng: &mut StdRng) -> usize {
+        self.popularity.sample(rng)
+    }
+}
+
 /// The products on sale, for orders when this run adds none.
 async fn existing_products(db: &impl ConnectionTrait) -> Result<Vec<Listed>, AppError> {
     let backend = db.get_database_backend();
@@ -677,14 +701,14 @@ const MAX_REVIEWS_PER_PRODUCT: u8 = 20;
 async fn seed_reviews(
     db: &impl ConnectionTrait,
     rng: &mut StdRng,
-    products: &[Listed],
+    catalogue: &Catalogue,
     users: &[UserId],
     progress: &dyn Fn(Progress),
 ) -> Result<usize, AppError> {
+    let products = &catalogue.products;
     if products.is_empty() || users.is_empty() {
         return Ok(0);
     }
-    let popularity = Zipf::new(products.len(), 1.0);
     let wanted = products.len() / 4 + 1;
     let mut per_product = vec![0_u8; products.len()];
     let now = db::now();
@@ -709,7 +733,7 @@ async fn seed_reviews(
         if seen.len() == wanted {
             break;
         }
-        let product = popularity.sample(rng);
+        let product = catalogue.pick(rng);
         let user = rng.random_range(0..users.len());
         // Each review rewrites its product's aggregates: a bestseller with thousands of
         // them in one transaction would leave a chain of thousands of row versions that
@@ -741,18 +765,18 @@ async fn seed_reviews(
 async fn seed_orders(
     db: &impl ConnectionTrait,
     rng: &mut StdRng,
-    products: &[Listed],
+    catalogue: &Catalogue,
     users: &[UserId],
     count: usize,
     report: &mut SeedReport,
     progress: &dyn Fn(Progress),
 ) -> Result<(), AppError> {
+    let products = &catalogue.products;
     if count == 0 || products.is_empty() || users.is_empty() {
         return Ok(());
     }
     let backend = db.get_database_backend();
     let now = db::now();
-    let popularity = Zipf::new(products.len(), 1.0);
     let loyalty = Zipf::new(users.len(), 0.6);
     let mut orders = Inserter::new(
         "orders",
@@ -806,7 +830,7 @@ async fn seed_orders(
         let mut total = Money::from_cents(0).expect("zero is money");
         let mut chosen = Vec::with_capacity(lines);
         for _ in 0..lines {
-            let product = &products[popularity.sample(rng)];
+            let product = &products[catalogue.pick(rng)];
             if chosen.contains(&product.id) {
                 continue;
             }
