@@ -5,10 +5,14 @@ use super::{Invalid, Validation};
 
 pub const DEFAULT_LIMIT: u64 = 10;
 pub const MAX_LIMIT: u64 = 100;
-/// The last page an offset list serves.
-pub const MAX_PAGE: u64 = 2_147_483_647;
+/// How deep an offset list reaches: the rows up to this one, whatever the page size. An
+/// offset costs the database a scan of every row it skips, so a deep page is refused here
+/// rather than paid for on each request; filters (a status, a date range, a customer) narrow
+/// a list to reach older rows. The OpenAPI document states the same bound on `page`.
+pub const MAX_OFFSET_ROWS: u64 = 10_000;
 
-/// `?page=&limit=` of an offset list, checked: `page` ≥ 1, `limit` 1..=100.
+/// `?page=&limit=` of an offset list, checked: `page` ≥ 1, `limit` 1..=100, and
+/// `page × limit` at most [`MAX_OFFSET_ROWS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageRequest {
     pub page: u64,
@@ -23,12 +27,21 @@ impl PageRequest {
         limit: Option<&str>,
         default_limit: u64,
     ) -> Option<Self> {
-        let page = v.field("page", parse_number(page, 1, 1, MAX_PAGE));
-        let limit = v.field("limit", parse_limit(limit, default_limit));
-        Some(PageRequest {
-            page: page?,
-            limit: limit?,
-        })
+        let page = v.field("page", parse_number(page, 1, 1, MAX_OFFSET_ROWS));
+        let limit = v.field("limit", parse_limit(limit, default_limit))?;
+        let page = page?;
+        let deepest = MAX_OFFSET_ROWS / limit;
+        if page > deepest {
+            v.field::<()>(
+                "page",
+                Err(Invalid::new(format!(
+                    "must be at most {deepest} with limit {limit}: an offset list serves its \
+                     first {MAX_OFFSET_ROWS} rows; narrow it with a filter to reach older ones"
+                ))),
+            );
+            return None;
+        }
+        Some(PageRequest { page, limit })
     }
 
     pub fn offset(&self) -> u64 {
@@ -53,7 +66,8 @@ fn parse_number(raw: Option<&str>, default: u64, min: u64, max: u64) -> Result<u
     }
 }
 
-/// The `pagination` object of an offset list.
+/// The `pagination` object of an offset list. `total` and `totalPages` count every matching
+/// row, also those past the first 10,000 rows that pages reach.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Pagination {
@@ -99,6 +113,16 @@ mod tests {
             Err(vec!["page".into(), "limit".into()])
         );
         assert_eq!(parse(None, Some("-1")), Err(vec!["limit".into()]));
+    }
+
+    #[test]
+    fn pages_reach_the_first_rows_only() {
+        assert_eq!(parse(Some("100"), Some("100")).unwrap().offset(), 9_900);
+        assert_eq!(parse(Some("101"), Some("100")), Err(vec!["page".into()]));
+        assert_eq!(parse(Some("1000"), None).unwrap().offset(), 9_990);
+        assert_eq!(parse(Some("1001"), None), Err(vec!["page".into()]));
+        assert_eq!(parse(Some("3333"), Some("3")).unwrap().offset(), 9_996);
+        assert_eq!(parse(Some("10001"), Some("1")), Err(vec!["page".into()]));
     }
 
     #[test]

@@ -26,7 +26,9 @@ pub struct JobListQuery {
     /// `mail.welcome` or `mail.password_changed`.
     #[param(value_type = Option<String>, pattern = "^(mail\\\\.welcome|mail\\\\.password_changed)$")]
     pub kind: Option<String>,
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
+    /// From 1; `page × limit` at most 10,000: an offset list serves its first 10,000 rows (a
+    /// deeper page is a 400; narrow the list with a filter instead).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 10000)]
     pub page: Option<String>,
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,

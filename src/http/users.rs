@@ -156,8 +156,9 @@ pub struct UserListQuery {
     /// Created before (exclusive): RFC 3339 or `YYYY-MM-DD`.
     #[param(value_type = Option<String>, format = DateTime)]
     pub created_before: Option<String>,
-    /// From 1.
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 2147483647)]
+    /// From 1; `page × limit` at most 10,000: an offset list serves its first 10,000 rows (a
+    /// deeper page is a 400; narrow the list with a filter instead).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 10000)]
     pub page: Option<String>,
     /// 1 to 100; default 10.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]

@@ -42,6 +42,84 @@ async fn anyone_lists_categories_by_name_with_their_visible_product_count() {
 }
 
 #[tokio::test]
+async fn product_counts_follow_moves_deletes_and_concurrent_creates() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let shoes = admin.create_category("Shoes").await;
+    let bags = admin.create_category("Bags").await;
+    let products = futures::future::join_all(
+        (0..12).map(|i| admin.create_product(json!({"name": format!("P{i}"), "categoryId": shoes}))),
+    )
+    .await;
+    let id = |i: usize| products[i]["id"].as_str().unwrap().to_owned();
+    // Moves in both directions at once, an uncategorised product, a delete.
+    let moves = futures::future::join_all((0..4).map(|i| {
+        let path = format!("/api/v1/products/{}", id(i));
+        let admin = &admin;
+        let bags = bags.clone();
+        async move { admin.patch(&path, &json!({"categoryId": bags})).await }
+    }))
+    .await;
+    for moved in &moves {
+        moved.assert_status(200);
+    }
+    admin
+        .patch(
+            &format!("/api/v1/products/{}", id(4)),
+            &json!({"categoryId": null}),
+        )
+        .await
+        .assert_status(200);
+    admin
+        .delete(&format!("/api/v1/products/{}", id(5)))
+        .await
+        .assert_status(200);
+
+    let counts = |body: &Value| -> Vec<(String, i64)> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["productCount"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let listed = app.anonymous().get("/api/v1/categories").await;
+    assert_eq!(
+        counts(&listed.body),
+        [("Bags".to_owned(), 4), ("Shoes".to_owned(), 6)]
+    );
+    for (category, expected) in [(&bags, 4), (&shoes, 6)] {
+        assert_eq!(
+            app.count(
+                "SELECT COUNT(*) FROM products WHERE category_id = $1 AND NOT archived",
+                [id_value(category)],
+            )
+            .await,
+            expected,
+            "the rows themselves"
+        );
+    }
+
+    admin
+        .delete(&format!("/api/v1/categories/{bags}"))
+        .await
+        .assert_status(200);
+    let after = app.anonymous().get("/api/v1/categories").await;
+    assert_eq!(counts(&after.body), [("Shoes".to_owned(), 6)]);
+    let recreated = admin.create_category("Bags").await;
+    let fresh = app
+        .anonymous()
+        .get(&format!("/api/v1/categories/{recreated}"))
+        .await;
+    assert_eq!(fresh.body["data"]["productCount"], 0);
+}
+
+#[tokio::test]
 async fn admins_create_categories_with_slugs_and_names_are_unique() {
     let app = spawn_app().await;
     let admin = app.admin().await;

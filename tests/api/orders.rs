@@ -681,6 +681,97 @@ async fn lists_show_owners_their_orders_and_admins_everyones_with_filters() {
 }
 
 #[tokio::test]
+async fn admin_totals_stay_exact_under_concurrent_orders_and_moves() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let product = admin.create_product(json!({"inStock": 1000})).await;
+    let mut buyers = Vec::new();
+    for _ in 0..4 {
+        buyers.push(app.user().await);
+    }
+
+    let placed = join_all((0..24).map(|i| order(&buyers[i % 4], vec![line(&product, 1)]))).await;
+    let ids: Vec<String> = placed
+        .iter()
+        .map(|r| {
+            r.assert_status(201);
+            r.body["data"]["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // Owners cancel eight while the admin confirms four others, all at once.
+    let cancels = (0..8).map(|i| {
+        let path = format!("/api/v1/orders/{}/cancel", ids[i]);
+        let buyer = &buyers[i % 4];
+        async move { buyer.post(&path, &json!({})).await }
+    });
+    let (cancelled, confirmed) = futures::join!(
+        join_all(cancels),
+        join_all((8..12).map(|i| set_status(&admin, &ids[i], "CONFIRMED")))
+    );
+    for response in cancelled.iter().chain(&confirmed) {
+        response.assert_status(200);
+    }
+
+    for (filter, expected) in [
+        ("", 24),
+        ("status=PENDING", 12),
+        ("status=CANCELLED", 8),
+        ("status=CONFIRMED", 4),
+        ("status=SHIPPED", 0),
+    ] {
+        let list = admin.get(&format!("/api/v1/orders?limit=5&{filter}")).await;
+        list.assert_status(200);
+        assert_eq!(list.body["pagination"]["total"], expected, "{filter}");
+        assert_eq!(
+            list.body["pagination"]["totalPages"],
+            (expected + 4) / 5,
+            "{filter}"
+        );
+        let status = filter.strip_prefix("status=");
+        let counted = match status {
+            Some(status) => {
+                app.count(
+                    "SELECT COUNT(*) FROM orders WHERE status = $1",
+                    [status.into()],
+                )
+                .await
+            }
+            None => app.count("SELECT COUNT(*) FROM orders", []).await,
+        };
+        assert_eq!(counted, expected, "{filter}: the rows themselves");
+    }
+    let mine = buyers[0].get("/api/v1/orders").await;
+    assert_eq!(mine.body["pagination"]["total"], 6);
+}
+
+#[tokio::test]
+async fn an_offset_list_serves_its_first_ten_thousand_rows() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+
+    let last = admin.get("/api/v1/orders?page=100&limit=100").await;
+    let beyond = admin.get("/api/v1/orders?page=101&limit=100").await;
+    let small_pages = admin.get("/api/v1/users?page=10000&limit=1").await;
+    let deeper = admin.get("/api/v1/users?page=10001&limit=1").await;
+
+    last.assert_status(200);
+    assert_eq!(last.body["pagination"]["page"], 100);
+    small_pages.assert_status(200);
+    for refused in [&beyond, &deeper] {
+        refused.assert_error(400, "VALIDATION_ERROR");
+        assert_eq!(refused.error_fields(), ["page"]);
+    }
+    assert!(
+        beyond.body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100 with limit 100"),
+        "{}",
+        beyond.body
+    );
+}
+
+#[tokio::test]
 async fn an_archived_product_still_shows_on_the_orders_that_have_it() {
     let app = spawn_app().await;
     let admin = app.admin().await;

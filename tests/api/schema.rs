@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "orders",
     "order_items",
     "order_events",
+    "order_counts",
     "idempotency_keys",
     "posts",
     "tags",
@@ -138,6 +139,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261203_000005_events_and_jobs",
             "m20261204_000006_idempotency_outcomes",
             "m20261205_000007_indexes_at_scale",
+            "m20261206_000008_list_counts",
         ]
     );
     db.close().await.unwrap();

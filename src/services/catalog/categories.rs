@@ -38,10 +38,9 @@ impl CategoryName {
     }
 }
 
-const SELECT: &str = "SELECT c.id, c.name, c.slug, \
-    (SELECT COUNT(*) FROM products p WHERE p.category_id = c.id AND NOT p.archived) \
-      AS product_count \
-    FROM categories c";
+/// `product_count` is kept by triggers (migration 8): counting a category's products took
+/// seconds at a million products.
+const SELECT: &str = "SELECT c.id, c.name, c.slug, c.product_count FROM categories c";
 
 fn from_row(row: &QueryResult) -> Result<Category, DbErr> {
     Ok(Category {
