@@ -18,8 +18,9 @@ const MAX_TERM_CHARS: usize = 64;
 /// Products ranked per search, at most: this many matching by name, and as many more
 /// matching anywhere. Ranking every match of a common word (a tenth of a catalogue of millions)
 /// would cost a hundred thousand rank computations per request; the name matches are the best
-/// matches, so they are fetched first and the page is ranked among these candidates.
-pub const CANDIDATES: usize = 500;
+/// matches, so they are fetched first and the page is ranked among these candidates. At a
+/// million products on PostgreSQL, 200 rank a common word in about 2 ms and 500 in 4.
+pub const CANDIDATES: usize = 200;
 
 /// The columns of products as `p` and categories as `c`, and the filter conditions on `p`.
 pub struct Select<'a> {
@@ -45,8 +46,9 @@ pub fn terms(text: &str) -> Vec<String> {
 /// The statement for a search of `text`, best match first, or `None` when the text has no
 /// words (such a search matches nothing).
 ///
-/// PostgreSQL takes up to [`CANDIDATES`] products whose name matches (the name-only GIN
-/// index) and as many whose name or description matches, then ranks them with `ts_rank`.
+/// PostgreSQL takes up to [`CANDIDATES`] products whose name matches (the words with the
+/// name's weight, through the one GIN index) and as many whose name or description matches,
+/// and ranks them with `ts_rank`.
 /// SQLite does the same with two FTS5 queries (the name column, then all columns), ranking
 /// name matches first and each group by `bm25`.
 pub fn statement(
@@ -75,16 +77,33 @@ pub fn statement(
                 "plainto_tsquery('english', {})",
                 params.push(terms.join(" "))
             );
+            // The same words, each only as a name word: names carry weight A in the vector.
+            // Terms are letters and digits only, so they are never tsquery syntax.
+            let in_name = format!(
+                "to_tsquery('english', {})",
+                params.push(
+                    terms
+                        .iter()
+                        .map(|term| format!("{term}:A"))
+                        .collect::<Vec<_>>()
+                        .join(" & ")
+                )
+            );
+            // Each group is ranked as it is read, and only the page's rows are joined.
+            let branch = |matching: &str| {
+                format!(
+                    "(SELECT p.id, ts_rank(p.search_vector, {query}) AS rank FROM products p \
+                     WHERE p.search_vector @@ {matching}{filters} LIMIT {CANDIDATES})"
+                )
+            };
             format!(
-                "WITH candidates AS ( \
-                   (SELECT p.id FROM products p \
-                    WHERE to_tsvector('english', p.name) @@ {query}{filters} LIMIT {CANDIDATES}) \
-                   UNION \
-                   (SELECT p.id FROM products p \
-                    WHERE p.search_vector @@ {query}{filters} LIMIT {CANDIDATES})) \
-                 SELECT {columns} FROM candidates k JOIN products p ON p.id = k.id \
+                "WITH candidates AS ({} UNION {}), \
+                 best AS (SELECT id, rank FROM candidates ORDER BY rank DESC, id LIMIT {limit}) \
+                 SELECT {columns} FROM best k JOIN products p ON p.id = k.id \
                  LEFT JOIN categories c ON c.id = p.category_id \
-                 ORDER BY ts_rank(p.search_vector, {query}) DESC, p.id LIMIT {limit}"
+                 ORDER BY k.rank DESC, p.id",
+                branch(&in_name),
+                branch(&query),
             )
         }
         _ => {

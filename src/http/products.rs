@@ -118,9 +118,9 @@ pub struct ProductSearchQuery {
 
 /// Full-text search, best match first (a name match ranks above a description match).
 ///
-/// Ranks at most 500 products matching by name and 500 more matching anywhere, so a common
-/// word costs what a rare one does; when more than 500 names match, the page is drawn from the
-/// first 500 of them.
+/// Ranks at most 200 products matching by name and 200 more matching anywhere, so a common
+/// word costs what a rare one does; when more than 200 names match, the page is drawn from
+/// 200 of them.
 #[utoipa::path(get, operation_id = "searchProducts", path = "/api/v1/products/search", tag = "catalog",
     params(ProductSearchQuery),
     responses((status = 200, description = "Matching products, best first", body = Data<Vec<Product>>)))]

@@ -46,9 +46,9 @@ const INDEXES: &[&str] = &[
     "idx_comments_created_at",
 ];
 
-/// PostgreSQL's own: the name-only search vector and the trigram indexes of user search.
+/// PostgreSQL's own: the full-text index and the trigram indexes of user search.
 const POSTGRES_INDEXES: &[&str] = &[
-    "idx_products_name_search",
+    "idx_products_search",
     "idx_users_name_trgm",
     "idx_users_email_trgm",
 ];
@@ -140,6 +140,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261204_000006_idempotency_outcomes",
             "m20261205_000007_indexes_at_scale",
             "m20261206_000008_list_counts",
+            "m20261206_000009_one_search_index",
         ]
     );
     db.close().await.unwrap();
