@@ -535,6 +535,84 @@ async fn seed_loads_demo_data_and_running_it_again_adds_products_and_orders_only
 }
 
 #[tokio::test]
+async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
+    use sea_orm::ConnectionTrait;
+    let database = TestDatabase::create_empty().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| output(command(args, dir.path()).env("DATABASE_URL", &database.url));
+    let (code, _, stderr) = run(&["migrate"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let db = ecommerce_api::db::connect(&database.url).await.unwrap();
+    let definitions = || {
+        let db = &db;
+        async move {
+            let sql = match db.backend() {
+                sea_orm::DbBackend::Postgres => {
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() \
+                     UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) || ' ' || \
+                       CAST(convalidated AS TEXT) FROM pg_constraint \
+                     WHERE connamespace = CAST(current_schema() AS regnamespace) \
+                     UNION ALL SELECT tgname || ' ' || CAST(tgenabled AS TEXT) FROM pg_trigger \
+                     WHERE NOT tgisinternal ORDER BY 1"
+                }
+                _ => "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+                      ORDER BY name",
+            };
+            db.read()
+                .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.try_get_by_index::<String>(0).unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    let before = definitions().await;
+
+    // Enough rows that PostgreSQL loads products, reviews, orders and their lines without
+    // their secondary indexes, foreign keys and review triggers, and restores them afterwards.
+    let (code, stdout, stderr) = run(&["seed", "--products", "40000", "--orders", "12000"]);
+
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("seeded 40000 products"), "{stdout}");
+    if db.backend() == sea_orm::DbBackend::Postgres {
+        assert!(
+            stderr.contains("seed: indexes, foreign keys and counters "),
+            "rebuilt: {stderr}"
+        );
+    }
+    assert_eq!(definitions().await, before);
+    let counted = db
+        .read()
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            "SELECT CAST(SUM(n) AS BIGINT) FROM order_counts",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(counted, 12000, "the admin list's total counts the seeded orders");
+    let miscounted = db
+        .read()
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.backend(),
+            "SELECT COUNT(*) FROM products p WHERE review_count <> \
+               (SELECT COUNT(*) FROM reviews r WHERE r.product_id = p.id) \
+             OR rating_total <> \
+               (SELECT COALESCE(SUM(r.rating), 0) FROM reviews r WHERE r.product_id = p.id)",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap();
+    assert_eq!(miscounted, 0, "every product's review counters are exact");
+    db.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn seed_refuses_counts_out_of_bounds_before_it_connects() {
     let dir = tempfile::tempdir().unwrap();
     let (code, _, stderr) = output(
