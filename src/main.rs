@@ -224,8 +224,7 @@ fn print_progress(progress: seed::Progress) {
     if progress.table == seed::REBUILDS {
         eprintln!(
             "seed: {} {}/{} built ({seconds:.1} s)",
-            progress.table,
-            progress.done, progress.total
+            progress.table, progress.done, progress.total
         );
         return;
     }

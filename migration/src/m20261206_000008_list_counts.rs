@@ -18,7 +18,9 @@
 //!
 //! Categories: products are written by admins, so one counter per category is enough; a row
 //! trigger on a change of category or archiving (not on stock or price updates, which every
-//! order makes) locks both categories in id order before it moves the count.
+//! order makes) locks both categories in id order before it moves the count. The locks are
+//! `FOR NO KEY UPDATE`, which the foreign-key check's `KEY SHARE` on the new category does
+//! not block: with `FOR UPDATE`, two concurrent moves into one category deadlocked.
 
 use sea_orm_migration::prelude::*;
 
@@ -97,7 +99,7 @@ const POSTGRES_UP: &[&str] = &[
     "CREATE OR REPLACE FUNCTION category_counts_row() RETURNS trigger LANGUAGE plpgsql AS $$ \
      BEGIN \
        PERFORM 1 FROM categories WHERE id IN (OLD.category_id, NEW.category_id) \
-       ORDER BY id FOR UPDATE; \
+       ORDER BY id FOR NO KEY UPDATE; \
        UPDATE categories SET product_count = product_count - 1 \
        WHERE id = OLD.category_id AND NOT OLD.archived; \
        UPDATE categories SET product_count = product_count + 1 \

@@ -18,8 +18,10 @@ impl MigrationName for Migration {
 
 const POSTGRES_UP: &[&str] = &["DROP INDEX IF EXISTS idx_products_name_search"];
 
-const POSTGRES_DOWN: &[&str] = &["CREATE INDEX IF NOT EXISTS idx_products_name_search ON products \
-     USING GIN (to_tsvector('english', name))"];
+const POSTGRES_DOWN: &[&str] = &[
+    "CREATE INDEX IF NOT EXISTS idx_products_name_search ON products \
+     USING GIN (to_tsvector('english', name))",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

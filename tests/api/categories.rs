@@ -48,7 +48,8 @@ async fn product_counts_follow_moves_deletes_and_concurrent_creates() {
     let shoes = admin.create_category("Shoes").await;
     let bags = admin.create_category("Bags").await;
     let products = futures::future::join_all(
-        (0..12).map(|i| admin.create_product(json!({"name": format!("P{i}"), "categoryId": shoes}))),
+        (0..12)
+            .map(|i| admin.create_product(json!({"name": format!("P{i}"), "categoryId": shoes}))),
     )
     .await;
     let id = |i: usize| products[i]["id"].as_str().unwrap().to_owned();

@@ -555,8 +555,10 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
                      UNION ALL SELECT tgname || ' ' || CAST(tgenabled AS TEXT) FROM pg_trigger \
                      WHERE NOT tgisinternal ORDER BY 1"
                 }
-                _ => "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
-                      ORDER BY name",
+                _ => {
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
+                      ORDER BY name"
+                }
             };
             db.read()
                 .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
@@ -593,7 +595,10 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
         .unwrap()
         .try_get_by_index::<i64>(0)
         .unwrap();
-    assert_eq!(counted, 12000, "the admin list's total counts the seeded orders");
+    assert_eq!(
+        counted, 12000,
+        "the admin list's total counts the seeded orders"
+    );
     let miscounted = db
         .read()
         .query_one_raw(sea_orm::Statement::from_string(
