@@ -15,6 +15,7 @@ mod m20261204_000006_idempotency_outcomes;
 mod m20261205_000007_indexes_at_scale;
 mod m20261206_000008_list_counts;
 mod m20261206_000009_one_search_index;
+mod m20261206_000010_user_search_trigrams;
 
 /// Runs backend-specific statements in order: the one place migrations match on the backend.
 async fn run_for_backend(
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000007_indexes_at_scale::Migration),
             Box::new(m20261206_000008_list_counts::Migration),
             Box::new(m20261206_000009_one_search_index::Migration),
+            Box::new(m20261206_000010_user_search_trigrams::Migration),
         ]
     }
 }

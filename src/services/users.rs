@@ -365,7 +365,17 @@ pub async fn list(
 ) -> Result<(Vec<User>, Pagination), AppError> {
     admin_only(actor)?;
     let mut select = live();
-    if let Some(search) = &query.search {
+    if let Some(search) = &query.search
+        && db.backend() == sea_orm::DbBackend::Sqlite
+        && search.chars().count() >= 3
+    {
+        // The trigram table of migration 10 (PostgreSQL's pg_trgm indexes serve the LIKE
+        // below): the search as one FTS5 string, so its characters are never syntax.
+        select = select.filter(Expr::cust_with_values(
+            "users.id IN (SELECT user_id FROM users_trgm WHERE users_trgm MATCH ?)",
+            [format!("\"{}\"", search.replace('"', "\"\""))],
+        ));
+    } else if let Some(search) = &query.search {
         let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
         select = select.filter(
             Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Name))))

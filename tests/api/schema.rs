@@ -141,6 +141,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261205_000007_indexes_at_scale",
             "m20261206_000008_list_counts",
             "m20261206_000009_one_search_index",
+            "m20261206_000010_user_search_trigrams",
         ]
     );
     db.close().await.unwrap();

@@ -220,6 +220,8 @@ async fn admins_list_users_newest_first_with_search_role_dates_and_pages() {
     let search = admin.get("/api/v1/users?search=LEE").await;
     let by_email = admin.get("/api/v1/users?search=shop.example").await;
     let literal_percent = admin.get("/api/v1/users?search=100%25").await;
+    let short = admin.get("/api/v1/users?search=Bo").await;
+    let quoted = admin.get("/api/v1/users?search=%22Lee%22%20OR%20*").await;
     let admins = admin.get("/api/v1/users?role=ADMIN").await;
     let recent = admin
         .get(&format!(
@@ -247,6 +249,13 @@ async fn admins_list_users_newest_first_with_search_role_dates_and_pages() {
     assert_eq!(emails(&search), ["ann@example.com"]);
     assert_eq!(emails(&by_email), ["bob@shop.example"]);
     assert_eq!(emails(&literal_percent), ["bob@shop.example"]);
+    assert_eq!(
+        emails(&short),
+        ["bob@shop.example"],
+        "two letters: no trigram, still found"
+    );
+    quoted.assert_status(200);
+    assert!(emails(&quoted).is_empty(), "quotes and operators are text");
     assert_eq!(emails(&admins), [admin.email.as_str()]);
     assert_eq!(recent.body["pagination"]["total"], 3);
     assert_eq!(emails(&older), ["bob@shop.example"]);

@@ -281,7 +281,7 @@ pub async fn list(
     page: PageRequest,
 ) -> Result<(Vec<Post>, Pagination), AppError> {
     let mut params = Params::default();
-    let mut conditions = vec!["p.published".to_owned()];
+    let mut conditions = vec!["p.published = TRUE".to_owned()];
     if let Some(tag) = &query.tag {
         conditions.push(format!(
             "EXISTS (SELECT 1 FROM post_tags pt JOIN tags t ON t.id = pt.tag_id \

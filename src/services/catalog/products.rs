@@ -174,21 +174,32 @@ impl ProductFilter {
         if let Some(category) = self.category {
             conditions.push(format!("p.category_id = {}", params.push(category)));
         }
+        // SQLite keeps no histograms, so it takes any price range or `in_stock > 0` for a
+        // narrow one and reads it through the price or stock index, sorting every match for
+        // the page: at a million products a category's 10-100 range is 30,000 rows (75 ms a
+        // page), and the products in stock are 950,000. The unary `+` keeps those columns
+        // out of its choice of index, so the (category, created_at) or (created_at) index
+        // gives the order and the page stops after its rows. PostgreSQL weighs the filters
+        // with its statistics and picks those indexes itself.
+        let (price, stock) = match backend {
+            DbBackend::Sqlite => ("+p.price", "+p.in_stock"),
+            _ => ("p.price", "p.in_stock"),
+        };
         if let Some(min) = self.min_price {
             conditions.push(format!(
-                "p.price >= {}",
+                "{price} >= {}",
                 params.push(money::to_value(backend, min))
             ));
         }
         if let Some(max) = self.max_price {
             conditions.push(format!(
-                "p.price <= {}",
+                "{price} <= {}",
                 params.push(money::to_value(backend, max))
             ));
         }
         match self.in_stock {
-            Some(true) => conditions.push("p.in_stock > 0".to_owned()),
-            Some(false) => conditions.push("p.in_stock = 0".to_owned()),
+            Some(true) => conditions.push(format!("{stock} > 0")),
+            Some(false) => conditions.push(format!("{stock} = 0")),
             None => {}
         }
         conditions
