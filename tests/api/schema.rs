@@ -142,6 +142,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261206_000008_list_counts",
             "m20261206_000009_one_search_index",
             "m20261206_000010_user_search_trigrams",
+            "m20261206_000011_posts_in_page_order",
         ]
     );
     db.close().await.unwrap();
