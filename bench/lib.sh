@@ -69,7 +69,7 @@ esac
 WARMUP=${WARMUP:-3s}
 
 # load KEY NAME CONNECTIONS URL [wrk args…]: prints name, req/s, p50, p99 and non-2xx count,
-# and keeps req/s under $work/KEY.rps.
+# and keeps req/s under $work/KEY.rps and the printed line under $work/KEY.line.
 load() {
   local key=$1 name=$2 connections=$3 url=$4 out
   shift 4
@@ -82,7 +82,8 @@ load() {
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
   p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
   errors=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
-  printf '%-46s %12s %10s %10s %8s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}"
+  printf '%-46s %12s %10s %10s %8s\n' "$name" "$rps" "$p50" "$p99" "${errors:-0}" |
+    tee "$work/$key.line"
   echo "$rps" >"$work/$key.rps"
 }
 

@@ -103,21 +103,12 @@ run() {
       orders_admin | users_search | stats) auth=(-H "Authorization: Bearer $admin") ;;
       *) auth=() ;;
     esac
-    PATHS_FILE=$paths/$key load "$backend-$size-$key" "$label" "$connections" \
+    PATHS_FILE=$paths/$key load "results/$backend-$size-$key" "$label" "$connections" \
       "http://127.0.0.1:$APP_PORT" -s bench/lua/paths.lua "${auth[@]}" >&2
   done
   awk '$1 == "VmHWM:" { print int($2 / 1024) }' "/proc/$app_pid/status" >"$out-peak-mib"
   kill "$app_pid"
   wait "$app_pid" 2>/dev/null || true
-}
-
-# Loads print to stderr as they run; `load` is wrapped to keep each line for the table.
-eval "$(declare -f load | sed '1s/load/load_inner/')"
-load() {
-  local line
-  line=$(load_inner "$@")
-  echo "$line"
-  echo "$line" >"$work/results/$1.line"
 }
 
 for backend in $BACKENDS; do

@@ -221,19 +221,13 @@ fn seed_count(raw: &str) -> Result<usize, String> {
 /// One line per table and second on stderr, so stdout keeps only the summary.
 fn print_progress(progress: seed::Progress) {
     let seconds = progress.elapsed.as_secs_f64().max(0.001);
-    if progress.table == seed::REBUILDS {
-        eprintln!(
-            "seed: {} {}/{} built ({seconds:.1} s)",
-            progress.table, progress.done, progress.total
-        );
-        return;
-    }
+    let pace = match progress.counted {
+        seed::Counted::Rows => format!("({:.0} rows/s)", progress.done as f64 / seconds),
+        seed::Counted::Statements => format!("built ({seconds:.1} s)"),
+    };
     eprintln!(
-        "seed: {} {}/{} ({:.0} rows/s)",
-        progress.table,
-        progress.done,
-        progress.total,
-        progress.done as f64 / seconds
+        "seed: {} {}/{} {pace}",
+        progress.table, progress.done, progress.total
     );
 }
 

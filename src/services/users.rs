@@ -365,24 +365,8 @@ pub async fn list(
 ) -> Result<(Vec<User>, Pagination), AppError> {
     admin_only(actor)?;
     let mut select = live();
-    if let Some(search) = &query.search
-        && db.backend() == sea_orm::DbBackend::Sqlite
-        && search.chars().count() >= 3
-    {
-        // The trigram table of migration 10 (PostgreSQL's pg_trgm indexes serve the LIKE
-        // below): the search as one FTS5 string, so its characters are never syntax.
-        select = select.filter(Expr::cust_with_values(
-            "users.id IN (SELECT user_id FROM users_trgm WHERE users_trgm MATCH ?)",
-            [format!("\"{}\"", search.replace('"', "\"\""))],
-        ));
-    } else if let Some(search) = &query.search {
-        let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
-        select = select.filter(
-            Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Name))))
-                .like(LikeExpr::new(pattern.clone()).escape('\\'))
-                .or(Expr::col((users::Entity, users::Column::Email))
-                    .like(LikeExpr::new(pattern).escape('\\'))),
-        );
+    if let Some(search) = &query.search {
+        select = select.filter(search_condition(db.backend(), search));
     }
     if let Some(role) = query.role {
         select = select.filter(users::Column::Role.eq(role));
@@ -407,6 +391,23 @@ pub async fn list(
         .map(|(user, profile)| User::from_models(user, profile))
         .collect();
     Ok((users, Pagination::new(page, total)))
+}
+
+/// Users whose name or email contains `search`, whatever the case.
+fn search_condition(backend: sea_orm::DbBackend, search: &str) -> Expr {
+    if backend == sea_orm::DbBackend::Sqlite && search.chars().count() >= 3 {
+        // The trigram table of migration 10 (PostgreSQL's pg_trgm indexes serve the LIKE
+        // below): the search as one FTS5 string, so its characters are never syntax.
+        return Expr::cust_with_values(
+            "users.id IN (SELECT user_id FROM users_trgm WHERE users_trgm MATCH ?)",
+            [format!("\"{}\"", search.replace('"', "\"\""))],
+        );
+    }
+    let pattern = format!("%{}%", escape_like(&search.to_lowercase()));
+    Expr::expr(Func::lower(Expr::col((users::Entity, users::Column::Name))))
+        .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        .or(Expr::col((users::Entity, users::Column::Email))
+            .like(LikeExpr::new(pattern).escape('\\')))
 }
 
 /// `%`, `_` and the escape itself are literal in a search, not wildcards.
