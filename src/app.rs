@@ -34,6 +34,9 @@ use crate::http::{self, docs};
 use crate::jobs::Workers;
 pub use crate::state::AppState;
 
+/// How long shutdown waits for the database pool to close after the drain.
+const POOL_CLOSE_DEADLINE: Duration = Duration::from_secs(5);
+
 /// A request still running after this is answered 503, so a stuck query cannot pin a worker.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bodies at most this long go out as they are: gzip saves nothing worth its CPU on one or two
@@ -183,7 +186,16 @@ impl Application {
         let served = crate::server::serve(listener, router(state), limits, shutdown).await;
         supervisor.join(limits.drain).await;
         served?;
-        db.close().await.context("cannot close the database pool")?;
+        // Closing waits for every connection to come back; one held by work that cannot end
+        // (a statement waiting on a lock) must not keep the process from exiting. The database
+        // rolls back whatever such a connection had open when it goes.
+        match tokio::time::timeout(POOL_CLOSE_DEADLINE, db.close()).await {
+            Ok(closed) => closed.context("cannot close the database pool")?,
+            Err(_) => tracing::warn!(
+                deadline_secs = POOL_CLOSE_DEADLINE.as_secs(),
+                "database connections still in use at the close deadline are dropped"
+            ),
+        }
         Ok(())
     }
 }

@@ -1,10 +1,16 @@
 //! `/api/v1/orders`: atomic placement under concurrency, idempotency keys, the status machine,
 //! stock returns, history, and owner-only access.
 
+use std::time::Duration;
+
+use ecommerce_api::db::Backend;
 use futures::future::join_all;
 use serde_json::{Value, json};
 
-use crate::harness::{TestApp, TestResponse, TestUser, id_value, spawn_app};
+use crate::harness::services::{SlowLink, eventually};
+use crate::harness::{
+    TestApp, TestResponse, TestUser, backend, id_value, spawn_app, spawn_app_with,
+};
 
 async fn stock(app: &TestApp, product: &Value) -> i32 {
     app.scalar(
@@ -164,6 +170,131 @@ async fn concurrent_two_item_orders_are_never_partially_applied() {
     );
     assert_eq!(app.count("SELECT COUNT(*) FROM orders", []).await, 5);
     assert_eq!(app.count("SELECT COUNT(*) FROM order_items", []).await, 10);
+}
+
+/// Clients that give up mid-request (a timeout, a closed tab) cancel the request's work at
+/// whatever await it has reached, a transaction's `BEGIN` or `COMMIT` included. Nothing may be
+/// half-applied, no connection may go back to the pool inside a transaction nobody will end
+/// (the next borrower's writes would run in it and never commit), and the server must still
+/// place orders and shut down afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_abandoned_by_their_clients_leave_nothing_half_done() {
+    // On PostgreSQL the app's pool reaches the server over a link that holds each reply for
+    // 3 ms, so every round trip (BEGIN and COMMIT too) is a window a cancellation can hit.
+    let link = match backend() {
+        Backend::Postgres => {
+            let server = url::Url::parse(&std::env::var("TEST_DATABASE_URL").unwrap()).unwrap();
+            let upstream = format!(
+                "{}:{}",
+                server.host_str().unwrap(),
+                server.port().unwrap_or(5432)
+            );
+            Some(SlowLink::start(upstream, Duration::from_millis(3)).await)
+        }
+        Backend::Sqlite => None,
+    };
+    let mut app = spawn_app_with(|config| {
+        if let Some(link) = &link {
+            let mut url = url::Url::parse(&config.database_url).unwrap();
+            url.set_host(Some("127.0.0.1")).unwrap();
+            url.set_port(Some(link.port)).unwrap();
+            url.query_pairs_mut().append_pair("sslmode", "disable");
+            config.database_url = url.into();
+        }
+    })
+    .await;
+    let admin = app.admin().await;
+    let mut products = Vec::new();
+    for _ in 0..10 {
+        products.push(admin.create_product(json!({"inStock": 100})).await);
+    }
+    let buyer = app.user().await;
+
+    // Waves narrower than the pool, each request given up after 1 to 121 ms: cancellations
+    // land at every await of the request, from reading the body to the commit.
+    let mut abandoned = Vec::new();
+    for wave in 0..5u64 {
+        abandoned.extend(
+            join_all((0..30u64).map(|i| {
+                let patience = Duration::from_micros(1000 + (wave * 30 + i) * 7919 % 120_000);
+                let request = buyer
+                    .request(reqwest::Method::POST, "/api/v1/orders")
+                    .timeout(patience)
+                    .json(&json!({ "items": [line(&products[i as usize % 10], 1)] }));
+                async move {
+                    let response = request.send().await.ok()?;
+                    let status = response.status();
+                    let body: Value = response.json().await.ok()?;
+                    (status == 201).then(|| body["data"]["id"].as_str().unwrap().to_owned())
+                }
+            }))
+            .await,
+        );
+    }
+
+    let accounted = || async {
+        let left = app.count("SELECT SUM(in_stock) FROM products", []).await;
+        let sold = app
+            .count("SELECT COALESCE(SUM(quantity), 0) FROM order_items", [])
+            .await;
+        left + sold == 1000
+    };
+    eventually(
+        "stock and order items account for every unit",
+        Duration::from_secs(10),
+        accounted,
+    )
+    .await;
+    if backend() == Backend::Postgres {
+        eventually(
+            "no session is left inside a transaction",
+            Duration::from_secs(10),
+            || async {
+                app.count(
+                    "SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+                    [],
+                )
+                .await
+                    == 0
+            },
+        )
+        .await;
+    }
+    for id in abandoned.into_iter().flatten() {
+        assert_eq!(
+            app.count("SELECT COUNT(*) FROM orders WHERE id = $1", [id_value(&id)])
+                .await,
+            1,
+            "an order answered 201 is committed"
+        );
+    }
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM orders o WHERE NOT EXISTS \
+             (SELECT 1 FROM order_items i WHERE i.order_id = o.id)",
+            []
+        )
+        .await,
+        0,
+        "every order has its line"
+    );
+
+    // Every pooled connection still works: a burst wider than the pool, each one committed.
+    let before = app.count("SELECT COUNT(*) FROM orders", []).await;
+    let placed = join_all((0..40).map(|i| order(&buyer, vec![line(&products[i % 10], 1)]))).await;
+    for response in &placed {
+        response.assert_status(201);
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM orders", []).await,
+        before + 40
+    );
+    assert!(accounted().await);
+
+    tokio::time::timeout(Duration::from_secs(30), app.stop())
+        .await
+        .expect("the server shuts down after abandoned requests");
 }
 
 #[tokio::test]

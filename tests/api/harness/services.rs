@@ -1,5 +1,6 @@
 //! Private services for tests that need them, on free ports, stopped by PID: a NATS server
-//! with JetStream, a Redis, and an SMTP sink that can be told to refuse or to hang.
+//! with JetStream, a Redis, an SMTP sink that can be told to refuse or to hang, and a slow
+//! link to a database.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -7,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpListener;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
 
 /// A free port on 127.0.0.1 (free when this returns).
 pub fn free_port() -> u16 {
@@ -75,11 +76,7 @@ impl RedisServer {
         eventually(
             "redis-server listens",
             Duration::from_secs(10),
-            || async move {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-            },
+            || async move { TcpStream::connect(("127.0.0.1", port)).await.is_ok() },
         )
         .await;
     }
@@ -145,11 +142,7 @@ impl NatsServer {
         eventually(
             "nats-server listens",
             Duration::from_secs(10),
-            || async move {
-                tokio::net::TcpStream::connect(("127.0.0.1", port))
-                    .await
-                    .is_ok()
-            },
+            || async move { TcpStream::connect(("127.0.0.1", port)).await.is_ok() },
         )
         .await;
     }
@@ -293,7 +286,7 @@ impl SmtpSink {
     }
 }
 
-async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<Sink>>) {
+async fn session(stream: TcpStream, state: Arc<Mutex<Sink>>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     if write.write_all(b"220 sink ESMTP\r\n").await.is_err() {
@@ -371,5 +364,53 @@ async fn session(stream: tokio::net::TcpStream, state: Arc<Mutex<Sink>>) {
         if write.write_all(reply).await.is_err() {
             return;
         }
+    }
+}
+
+/// A TCP relay to `upstream` that holds every reply for `delay`: a database a few milliseconds
+/// away, so a request cancelled at any moment is caught inside a round trip, where the
+/// client's and the server's idea of the session can part.
+pub struct SlowLink {
+    pub port: u16,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl SlowLink {
+    pub async fn start(upstream: String, delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (mut from_client, mut to_client) = client.into_split();
+                    let (mut from_server, mut to_server) = server.into_split();
+                    let replies = async {
+                        let mut buffer = vec![0; 16 * 1024];
+                        while let Ok(n @ 1..) = from_server.read(&mut buffer).await {
+                            tokio::time::sleep(delay).await;
+                            if to_client.write_all(&buffer[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                    };
+                    // Either side closing ends both.
+                    tokio::select! {
+                        _ = tokio::io::copy(&mut from_client, &mut to_server) => {}
+                        () = replies => {}
+                    }
+                });
+            }
+        });
+        Self { port, accept }
+    }
+}
+
+impl Drop for SlowLink {
+    fn drop(&mut self) {
+        self.accept.abort();
     }
 }
