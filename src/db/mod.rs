@@ -211,6 +211,16 @@ pub async fn connect(url: &str) -> anyhow::Result<Db> {
 /// request may take, so a queue of writers is slow rather than an error.
 const SQLITE_WRITE_QUEUE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Reading connections on SQLite, beside its one writer.
+const SQLITE_READERS: u32 = 8;
+
+/// Each SQLite reader's own page cache. The kernel's page cache already holds the file for
+/// every connection; SQLite's default of 2 MiB per connection held it eight times over and
+/// made up a third of the server's memory under a search load (102 MiB peak at 10,000
+/// products, 72 MiB with this), with no loss of throughput measured. The writer keeps the
+/// default: the index pages an insert changes stay in it (a bulk seed inserts millions).
+const SQLITE_READER_CACHE_KIB: u32 = 256;
+
 async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
     let options = SqliteConnectOptions::from_str(url)
         .context("DATABASE_URL is not a valid SQLite URL")?
@@ -226,23 +236,28 @@ async fn connect_sqlite(url: &str) -> anyhow::Result<Db> {
         std::fs::create_dir_all(folder)
             .with_context(|| format!("cannot create the database folder {}", folder.display()))?;
     }
-    let open = |connections: u32, acquire_timeout: Duration| {
+    let open = |connections: u32, acquire_timeout: Duration, options: SqliteConnectOptions| {
         SqlitePoolOptions::new()
             .max_connections(connections)
             .acquire_timeout(acquire_timeout)
-            .connect_with(options.clone())
+            .connect_with(options)
     };
     // The writer first: it creates the file, so the readers never race to.
-    let write = open(1, SQLITE_WRITE_QUEUE_TIMEOUT)
+    let write = open(1, SQLITE_WRITE_QUEUE_TIMEOUT, options.clone())
         .await
         .with_context(|| format!("cannot open the SQLite database {}", file.display()))?;
     let read = if file.as_path() == Path::new(":memory:") {
         // Each connection to `:memory:` is its own database: everything must share one.
         write.clone()
     } else {
-        open(8, ACQUIRE_TIMEOUT)
-            .await
-            .with_context(|| format!("cannot open the SQLite database {}", file.display()))?
+        let cache = format!("-{SQLITE_READER_CACHE_KIB}");
+        open(
+            SQLITE_READERS,
+            ACQUIRE_TIMEOUT,
+            options.pragma("cache_size", cache),
+        )
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", file.display()))?
     };
     Ok(Db {
         read: counted(SqlxSqliteConnector::from_sqlx_sqlite_pool(read)),
