@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::harness::services::{SlowLink, eventually};
 use crate::harness::{
-    TestApp, TestResponse, TestUser, backend, id_value, spawn_app, spawn_app_with,
+    TestApp, TestResponse, TestUser, admin_url, backend, id_value, spawn_app, spawn_app_with,
 };
 
 async fn stock(app: &TestApp, product: &Value) -> i32 {
@@ -181,25 +181,13 @@ async fn concurrent_two_item_orders_are_never_partially_applied() {
 async fn orders_abandoned_by_their_clients_leave_nothing_half_done() {
     // On PostgreSQL the app's pool reaches the server over a link that holds each reply for
     // 3 ms, so every round trip (BEGIN and COMMIT too) is a window a cancellation can hit.
-    let link = match backend() {
-        Backend::Postgres => {
-            let server = url::Url::parse(&std::env::var("TEST_DATABASE_URL").unwrap()).unwrap();
-            let upstream = format!(
-                "{}:{}",
-                server.host_str().unwrap(),
-                server.port().unwrap_or(5432)
-            );
-            Some(SlowLink::start(upstream, Duration::from_millis(3)).await)
-        }
-        Backend::Sqlite => None,
+    let link = match admin_url() {
+        Some(server) => Some(SlowLink::start(&server, Duration::from_millis(3)).await),
+        None => None,
     };
     let mut app = spawn_app_with(|config| {
         if let Some(link) = &link {
-            let mut url = url::Url::parse(&config.database_url).unwrap();
-            url.set_host(Some("127.0.0.1")).unwrap();
-            url.set_port(Some(link.port)).unwrap();
-            url.query_pairs_mut().append_pair("sslmode", "disable");
-            config.database_url = url.into();
+            config.database_url = link.reroute(&config.database_url);
         }
     })
     .await;

@@ -17,7 +17,8 @@ pub fn backend() -> Backend {
     }
 }
 
-fn admin_url() -> Option<String> {
+/// The PostgreSQL server's URL from `TEST_DATABASE_URL`, when the tests run on PostgreSQL.
+pub fn admin_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|url| !url.is_empty())

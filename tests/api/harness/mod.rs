@@ -14,7 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-pub use database::{TestDatabase, backend};
+pub use database::{TestDatabase, admin_url, backend};
 
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`

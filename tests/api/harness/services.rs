@@ -376,7 +376,14 @@ pub struct SlowLink {
 }
 
 impl SlowLink {
-    pub async fn start(upstream: String, delay: Duration) -> Self {
+    /// A link to the server of the PostgreSQL URL `database_url`.
+    pub async fn start(database_url: &str, delay: Duration) -> Self {
+        let server = url::Url::parse(database_url).unwrap();
+        let upstream = format!(
+            "{}:{}",
+            server.host_str().unwrap(),
+            server.port().unwrap_or(5432)
+        );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let accept = tokio::spawn(async move {
@@ -406,6 +413,14 @@ impl SlowLink {
             }
         });
         Self { port, accept }
+    }
+
+    /// `database_url` reached through this link.
+    pub fn reroute(&self, database_url: &str) -> String {
+        let mut url = url::Url::parse(database_url).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.into()
     }
 }
 
