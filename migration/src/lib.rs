@@ -17,6 +17,7 @@ mod m20261206_000008_list_counts;
 mod m20261206_000009_one_search_index;
 mod m20261206_000010_user_search_trigrams;
 mod m20261206_000011_posts_in_page_order;
+mod m20261208_000012_user_activity;
 
 /// Runs backend-specific statements in order: the one place migrations match on the backend.
 async fn run_for_backend(
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000009_one_search_index::Migration),
             Box::new(m20261206_000010_user_search_trigrams::Migration),
             Box::new(m20261206_000011_posts_in_page_order::Migration),
+            Box::new(m20261208_000012_user_activity::Migration),
         ]
     }
 }

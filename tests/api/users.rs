@@ -346,6 +346,160 @@ async fn stats_count_live_users_new_ones_and_the_active() {
 }
 
 #[tokio::test]
+async fn stats_follow_deletions_and_concurrent_registrations() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let writer = app.user().await;
+    let buyer = app.user().await;
+    let commenter = app.user().await;
+    app.execute(
+        "INSERT INTO orders (id, customer_id, status, total, created_at, updated_at) \
+         VALUES ($1, $2, 'PENDING', 0, $3, $3)",
+        [
+            uuid::Uuid::now_v7().into(),
+            id_value(&buyer.id),
+            chrono::Utc::now().into(),
+        ],
+    )
+    .await;
+    let post = writer
+        .post(
+            "/api/v1/posts",
+            &json!({"title": "Short lived", "content": "Soon gone.", "published": true}),
+        )
+        .await;
+    post.assert_status(201);
+    let slug = post.body["data"]["slug"].as_str().unwrap();
+    commenter
+        .post(
+            &format!("/api/v1/posts/{slug}/comments"),
+            &json!({"content": "First!"}),
+        )
+        .await
+        .assert_status(201);
+    // The post goes, and its comment with it; both authors were active all the same.
+    writer
+        .delete(&format!("/api/v1/posts/{slug}"))
+        .await
+        .assert_status(200);
+    let stats = |expected_total: u64, expected_active: u64, why: &'static str| {
+        let admin = &admin;
+        async move {
+            let response = admin.get("/api/v1/users/stats").await;
+            response.assert_status(200);
+            assert_eq!(response.body["data"]["total"], expected_total, "{why}");
+            assert_eq!(
+                response.body["data"]["activeUsers"], expected_active,
+                "{why}"
+            );
+        }
+    };
+    stats(4, 3, "the admin, the writer, the buyer and the commenter").await;
+
+    // The buyer has an order, so the account is anonymised; the commenter's is removed.
+    admin
+        .delete(&format!("/api/v1/users/{}", buyer.id))
+        .await
+        .assert_status(200);
+    stats(3, 2, "an anonymised user is neither counted nor active").await;
+    admin
+        .delete(&format!("/api/v1/users/{}", commenter.id))
+        .await
+        .assert_status(200);
+    stats(2, 1, "a deleted user is neither counted nor active").await;
+
+    let anonymous = app.anonymous();
+    let emails: Vec<String> = (0..12).map(|n| format!("crowd-{n}@example.com")).collect();
+    let registrations = futures::future::join_all(
+        emails
+            .iter()
+            .map(|email| anonymous.register(email, DEFAULT_PASSWORD)),
+    )
+    .await;
+    for response in &registrations {
+        response.assert_status(201);
+    }
+    stats(14, 1, "twelve concurrent registrations count twelve").await;
+    assert_eq!(
+        app.count("SELECT n FROM user_count", []).await,
+        app.count("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL", [])
+            .await,
+        "the kept count is the count"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM user_activity WHERE user_id = $1",
+            [id_value(&writer.id)]
+        )
+        .await,
+        1,
+        "only the writer's activity is left"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM user_activity", []).await, 1);
+}
+
+#[tokio::test]
+async fn active_users_stay_exact_under_concurrent_activity_across_days() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let product = admin.create_product(json!({"inStock": 1000})).await;
+    let mut buyers = Vec::new();
+    for _ in 0..12 {
+        buyers.push(app.user().await);
+    }
+    // A third were last active 10 days ago, a third 40 days ago (outside the window), a
+    // third never: the orders below move each one's latest activity to today.
+    for (n, buyer) in buyers.iter().enumerate().filter(|(n, _)| n % 3 != 2) {
+        let days = if n % 3 == 0 { 10 } else { 40 };
+        let at = chrono::Utc::now() - chrono::Duration::days(days);
+        app.execute(
+            "INSERT INTO orders (id, customer_id, status, total, created_at, updated_at) \
+             VALUES ($1, $2, 'DELIVERED', 0, $3, $3)",
+            [uuid::Uuid::now_v7().into(), id_value(&buyer.id), at.into()],
+        )
+        .await;
+    }
+    let stats = || async {
+        let response = admin.get("/api/v1/users/stats").await;
+        response.assert_status(200);
+        response.body["data"]["activeUsers"].as_u64().unwrap()
+    };
+    assert_eq!(stats().await, 4, "the four active 10 days ago");
+
+    let body = json!({"items": [{"productId": product["id"], "quantity": 1}]});
+    let placed = futures::future::join_all(
+        (0..36).map(|i| buyers[i % buyers.len()].post("/api/v1/orders", &body)),
+    )
+    .await;
+    for response in &placed {
+        response.assert_status(201);
+    }
+
+    assert_eq!(stats().await, 12);
+    let day = match crate::harness::backend() {
+        ecommerce_api::db::Backend::Postgres => {
+            "CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER)"
+        }
+        ecommerce_api::db::Backend::Sqlite => "unixepoch(active_at) / 86400",
+    };
+    assert_eq!(
+        app.count(
+            &format!(
+                "SELECT COUNT(*) FROM (SELECT {day} AS day, COUNT(*) AS n FROM user_activity \
+                   GROUP BY 1) AS kept \
+                 FULL JOIN (SELECT day, SUM(n) AS n FROM activity_days GROUP BY day \
+                   HAVING SUM(n) <> 0) AS counted ON counted.day = kept.day \
+                 WHERE counted.n IS DISTINCT FROM kept.n"
+            ),
+            []
+        )
+        .await,
+        0,
+        "each day counts the users whose latest activity fell on it"
+    );
+}
+
+#[tokio::test]
 async fn a_user_reads_only_themselves_and_an_admin_reads_anyone() {
     let app = spawn_app().await;
     let admin = app.admin().await;
