@@ -262,6 +262,72 @@ async fn admins_list_users_newest_first_with_search_role_dates_and_pages() {
 }
 
 #[tokio::test]
+async fn a_search_pages_through_every_match_once_with_its_total_on_each_page() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    register_named(&app, "other@example.com", "Someone Else").await;
+    let mut ids = Vec::new();
+    for n in 0..7 {
+        ids.push(
+            register_named(
+                &app,
+                &format!("q{n}@example.com"),
+                &format!("Quinn Rossi {n}"),
+            )
+            .await,
+        );
+    }
+    // Four share one registration time, so only the id orders them.
+    let tied = chrono::Utc::now() - chrono::Duration::hours(1);
+    for id in &ids[..4] {
+        app.execute(
+            "UPDATE users SET created_at = $1 WHERE id = $2",
+            [tied.into(), id_value(id)],
+        )
+        .await;
+    }
+
+    let mut seen = Vec::new();
+    for page in 1..=4 {
+        let response = admin
+            .get(&format!(
+                "/api/v1/users?search=quinn+rossi&limit=3&page={page}"
+            ))
+            .await;
+        response.assert_status(200);
+        assert_eq!(
+            response.body["pagination"],
+            json!({"page": page, "limit": 3, "total": 7, "totalPages": 3}),
+            "page {page}"
+        );
+        seen.extend(emails(&response).into_iter().map(str::to_owned));
+    }
+    let beyond = admin.get("/api/v1/users?limit=2&page=50").await;
+
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    let mut distinct = seen.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 7, "each match once: {seen:?}");
+    assert_eq!(
+        &seen[3..],
+        [
+            "q3@example.com",
+            "q2@example.com",
+            "q1@example.com",
+            "q0@example.com"
+        ],
+        "the tied registrations come last, newest id first"
+    );
+    beyond.assert_status(200);
+    assert!(emails(&beyond).is_empty());
+    assert_eq!(
+        beyond.body["pagination"]["total"], 9,
+        "past the end, still the total"
+    );
+}
+
+#[tokio::test]
 async fn bad_list_parameters_are_400_and_only_admins_may_list() {
     let app = spawn_app().await;
     let admin = app.admin().await;
