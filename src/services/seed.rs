@@ -340,24 +340,97 @@ pub async fn seed(
     Ok(report)
 }
 
-/// Row triggers that keep counters of another table, with the statement that recounts them
-/// all at once: a bulk load runs the statement once instead of the trigger per row (each
-/// firing rewrote a product row, full-text vector and all).
-const AGGREGATE_TRIGGERS: &[(&str, &str, &str)] = &[(
-    "reviews",
-    "reviews_aggregate",
-    "UPDATE products p SET review_count = r.n, rating_total = r.total \
-     FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
-           GROUP BY product_id) r \
-     WHERE p.id = r.product_id AND (p.review_count <> r.n OR p.rating_total <> r.total)",
-)];
+/// Triggers that keep aggregates of a table in another, with the statements that recompute
+/// them all at once: a bulk load of the table runs those once instead of the triggers per
+/// row or per statement (a review's firing rewrote a product row, full-text vector and all;
+/// an order's rewrote its customer's latest activity and moved it between days, a hundred
+/// times over per customer at a million orders, and made SQLite's load of orders four times
+/// slower).
+struct Aggregate {
+    /// The bulk-loaded table.
+    loaded: &'static str,
+    postgres: Recount,
+    sqlite: Recount,
+}
+
+/// One backend's triggers of an [`Aggregate`] and the statements that recompute it.
+struct Recount {
+    /// `(table, trigger)`: the triggers set aside while the table loads.
+    triggers: &'static [(&'static str, &'static str)],
+    statements: &'static [&'static str],
+}
+
+/// The latest activity of every customer with orders, kept where it is later already.
+const ACTIVITY_OF_CUSTOMERS: &str = "INSERT INTO user_activity (user_id, active_at) \
+     SELECT o.customer_id, MAX(o.created_at) FROM orders o \
+     JOIN users u ON u.id = o.customer_id AND u.deleted_at IS NULL \
+     WHERE TRUE GROUP BY o.customer_id \
+     ON CONFLICT (user_id) DO UPDATE SET active_at = excluded.active_at \
+     WHERE user_activity.active_at < excluded.active_at";
+
+const AGGREGATES: &[Aggregate] = &[
+    Aggregate {
+        loaded: "reviews",
+        postgres: Recount {
+            triggers: &[("reviews", "reviews_aggregate")],
+            statements: &[
+                "UPDATE products p SET review_count = r.n, rating_total = r.total \
+                 FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
+                       GROUP BY product_id) r \
+                 WHERE p.id = r.product_id \
+                 AND (p.review_count <> r.n OR p.rating_total <> r.total)",
+            ],
+        },
+        sqlite: Recount {
+            triggers: &[("reviews", "reviews_aggregate_insert")],
+            statements: &[
+                "UPDATE products SET review_count = r.n, rating_total = r.total \
+                 FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
+                       GROUP BY product_id) AS r \
+                 WHERE products.id = r.product_id \
+                 AND (products.review_count <> r.n OR products.rating_total <> r.total)",
+            ],
+        },
+    },
+    // The days are counted afresh, also for the activity the seed adds meanwhile (its posts)
+    // while the day triggers are off.
+    Aggregate {
+        loaded: "orders",
+        postgres: Recount {
+            triggers: &[
+                ("orders", "user_activity_orders"),
+                ("user_activity", "activity_days_move"),
+            ],
+            statements: &[
+                ACTIVITY_OF_CUSTOMERS,
+                "DELETE FROM activity_days",
+                "INSERT INTO activity_days (day, shard, n) \
+                 SELECT CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER), 0, \
+                 COUNT(*) FROM user_activity GROUP BY 1",
+            ],
+        },
+        sqlite: Recount {
+            triggers: &[
+                ("orders", "user_activity_orders"),
+                ("user_activity", "activity_days_insert"),
+                ("user_activity", "activity_days_update"),
+            ],
+            statements: &[
+                ACTIVITY_OF_CUSTOMERS,
+                "DELETE FROM activity_days",
+                "INSERT INTO activity_days (day, shard, n) \
+                 SELECT unixepoch(active_at) / 86400, 0, COUNT(*) FROM user_activity GROUP BY 1",
+            ],
+        },
+    },
+];
 
 /// A table the seed adds at least this many rows to, and at least as many as it holds, is
 /// loaded without its secondary indexes and foreign keys (on PostgreSQL).
 const BULK_ROWS: usize = 10_000;
 
-/// On PostgreSQL, sets aside the non-unique indexes, the foreign keys and the counting
-/// triggers ([`AGGREGATE_TRIGGERS`]) of each table the seed at least doubles (by its planned
+/// Sets aside the aggregate triggers ([`AGGREGATES`]) and, on PostgreSQL, the non-unique
+/// indexes and the foreign keys of each table the seed at least doubles (by its planned
 /// rows), and returns the statements that restore them for [`restore`].
 ///
 /// Each row inserted into an indexed table updates every index on it (the products'
@@ -368,40 +441,72 @@ const BULK_ROWS: usize = 10_000;
 /// drops and the restores run in the seed's transaction, so a failure leaves everything as
 /// it was; the tables stay locked until the seed commits. Unique indexes stay: the conflict
 /// clauses and the foreign keys use them. SQLite keeps its indexes and checks: its FTS5 table
-/// is kept by triggers, and its foreign keys cannot be dropped from a table.
+/// is kept by triggers, and its foreign keys cannot be dropped from a table. It cannot switch
+/// a trigger off either, so an aggregate trigger is dropped and created again from its text.
 async fn set_aside(
     db: &impl ConnectionTrait,
     planned: &[(&str, usize)],
 ) -> Result<Vec<String>, AppError> {
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
     let mut aggregates = Vec::new();
     let mut indexes = Vec::new();
     let mut keys = Vec::new();
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return Ok(indexes);
-    }
     let quoted = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
     for &(table, rows) in planned {
         if rows < BULK_ROWS {
             continue;
         }
+        // PostgreSQL's estimate is enough to compare with; SQLite keeps none.
+        let held = if postgres {
+            "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class \
+             WHERE oid = CAST($1 AS regclass)"
+                .to_owned()
+        } else {
+            format!("SELECT COUNT(*) FROM {table}")
+        };
+        let values = if postgres { vec![table.into()] } else { vec![] };
         let held: i64 = db
-            .query_one_raw(db::sql(
-                db,
-                "SELECT CAST(GREATEST(reltuples, 0) AS BIGINT) FROM pg_class \
-                 WHERE oid = CAST($1 AS regclass)",
-                [table.into()],
-            ))
+            .query_one_raw(db::sql(db, &held, values))
             .await?
             .ok_or_else(|| anyhow::anyhow!("the table {table} exists"))?
             .try_get_by_index(0)?;
         if i64::try_from(rows).unwrap_or(i64::MAX) < held {
             continue;
         }
-        for &(_, trigger, recount) in AGGREGATE_TRIGGERS.iter().filter(|(t, ..)| *t == table) {
-            db.execute_unprepared(&format!("ALTER TABLE {table} DISABLE TRIGGER {trigger}"))
-                .await?;
-            aggregates.push(recount.to_owned());
-            aggregates.push(format!("ALTER TABLE {table} ENABLE TRIGGER {trigger}"));
+        for aggregate in AGGREGATES.iter().filter(|a| a.loaded == table) {
+            let recount = if postgres {
+                &aggregate.postgres
+            } else {
+                &aggregate.sqlite
+            };
+            let mut triggers = Vec::new();
+            for &(owner, trigger) in recount.triggers {
+                if postgres {
+                    db.execute_unprepared(&format!(
+                        "ALTER TABLE {owner} DISABLE TRIGGER {trigger}"
+                    ))
+                    .await?;
+                    triggers.push(format!("ALTER TABLE {owner} ENABLE TRIGGER {trigger}"));
+                } else {
+                    let definition: String = db
+                        .query_one_raw(db::sql(
+                            db,
+                            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = $1",
+                            [trigger.into()],
+                        ))
+                        .await?
+                        .ok_or_else(|| anyhow::anyhow!("the trigger {trigger} exists"))?
+                        .try_get_by_index(0)?;
+                    db.execute_unprepared(&format!("DROP TRIGGER {trigger}"))
+                        .await?;
+                    triggers.push(definition);
+                }
+            }
+            aggregates.extend(recount.statements.iter().map(|sql| (*sql).to_owned()));
+            aggregates.extend(triggers);
+        }
+        if !postgres {
+            continue;
         }
         for index in db
             .query_all_raw(db::sql(
@@ -460,12 +565,17 @@ async fn restore(
         return Ok(());
     }
     let started = Instant::now();
-    db.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'")
-        .await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        db.execute_unprepared("SET LOCAL maintenance_work_mem = '256MB'")
+            .await?;
+    }
     for (done, statement) in statements.iter().enumerate() {
         db.execute_unprepared(statement).await?;
         progress(Progress {
-            table: "indexes, foreign keys and counters",
+            table: match db.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "indexes, foreign keys and counters",
+                _ => "counters",
+            },
             done: done + 1,
             total: statements.len(),
             counted: Counted::Statements,

@@ -556,8 +556,8 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
                      WHERE NOT tgisinternal ORDER BY 1"
                 }
                 _ => {
-                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL \
-                      ORDER BY name"
+                    "SELECT sql FROM sqlite_master \
+                     WHERE type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY name"
                 }
             };
             db.read()
@@ -572,7 +572,8 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
     let before = definitions().await;
 
     // Enough rows that PostgreSQL loads products, reviews, orders and their lines without
-    // their secondary indexes, foreign keys and review triggers, and restores them afterwards.
+    // their secondary indexes, foreign keys and aggregate triggers, and SQLite without the
+    // aggregate triggers, and both restore them afterwards.
     let (code, stdout, stderr) = run(&["seed", "--products", "40000", "--orders", "12000"]);
 
     assert_eq!(code, Some(0), "{stderr}");
@@ -614,6 +615,54 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
         .try_get_by_index::<i64>(0)
         .unwrap();
     assert_eq!(miscounted, 0, "every product's review counters are exact");
+    let scalar = |sql: String| {
+        let db = &db;
+        async move {
+            db.read()
+                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    let latest = "SELECT user_id, MAX(at) AS at FROM (\
+          SELECT customer_id AS user_id, created_at AS at FROM orders \
+          UNION ALL SELECT author_id, created_at FROM posts \
+          UNION ALL SELECT author_id, created_at FROM comments) AS a GROUP BY user_id";
+    assert_eq!(
+        scalar(format!(
+            "SELECT COUNT(*) FROM ({latest}) AS l \
+             JOIN user_activity k ON k.user_id = l.user_id AND k.active_at = l.at"
+        ))
+        .await,
+        scalar("SELECT COUNT(*) FROM user_activity".to_owned()).await,
+        "every kept activity is the user's latest"
+    );
+    assert_eq!(
+        scalar(format!("SELECT COUNT(*) FROM ({latest}) AS l")).await,
+        scalar("SELECT COUNT(*) FROM user_activity".to_owned()).await,
+        "every active user's activity is kept"
+    );
+    let day = match db.backend() {
+        sea_orm::DbBackend::Postgres => {
+            "CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER)"
+        }
+        _ => "unixepoch(active_at) / 86400",
+    };
+    assert_eq!(
+        scalar(format!(
+            "SELECT COUNT(*) FROM (SELECT {day} AS day, COUNT(*) AS n FROM user_activity \
+               GROUP BY 1) AS kept \
+             FULL JOIN (SELECT day, SUM(n) AS n FROM activity_days GROUP BY day \
+               HAVING SUM(n) <> 0) AS counted ON counted.day = kept.day \
+             WHERE counted.n IS DISTINCT FROM kept.n"
+        ))
+        .await,
+        0,
+        "each day counts the users whose latest activity fell on it"
+    );
     db.close().await.unwrap();
 }
 
