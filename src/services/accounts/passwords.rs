@@ -7,11 +7,16 @@
 //! their turn in the async queue instead, where waiting costs nothing, and keeps a core free
 //! for everything else: with logins flat out on two cores, `/health` p99 stays under 5 ms.
 //!
-//! Each permit's 19 MiB working area is allocated once and kept, so a login burst holds one
+//! Each permit's 19 MiB working area is kept while logins keep coming, so a burst holds one
 //! area per permit. Allocated per hash, freed areas stayed resident in whichever allocator
-//! arena the blocking thread used, and a burst could hold several.
+//! arena the blocking thread used, and a burst could hold several. Two seconds after the last
+//! hash the areas are freed on an async worker, whose own allocations let the allocator
+//! return them to the system a second later (mimalloc purges freed memory after a delay,
+//! when the freeing thread next allocates), so a server that saw one login does not carry
+//! 19 MiB for the rest of its life.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use anyhow::Context;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -37,12 +42,22 @@ pub enum Verified {
     },
 }
 
+/// How long working areas are kept after the last hash.
+const KEEP_IDLE_AREAS: Duration = Duration::from_secs(2);
+
 pub struct Passwords {
     permits: Semaphore,
-    /// Working areas not in use; never more than there are permits.
-    memory: Mutex<Vec<Box<[Block]>>>,
+    memory: Arc<Mutex<Areas>>,
     /// What an unknown email is verified against, so it costs what a wrong password costs.
     dummy_hash: OnceCell<String>,
+}
+
+/// Working areas not in use (never more than there are permits), and how many hashes have
+/// returned one, so a release can tell whether a hash came after it was planned.
+#[derive(Default)]
+struct Areas {
+    free: Vec<Box<[Block]>>,
+    returned: u64,
 }
 
 impl Default for Passwords {
@@ -56,7 +71,7 @@ impl Passwords {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         Passwords {
             permits: Semaphore::new(cores.saturating_sub(1).max(1)),
-            memory: Mutex::default(),
+            memory: Arc::default(),
             dummy_hash: OnceCell::new(),
         }
     }
@@ -100,6 +115,7 @@ impl Passwords {
             .memory
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .free
             .pop()
             .unwrap_or_else(|| vec![Block::default(); params().block_count()].into_boxed_slice());
         let (result, memory) = tokio::task::spawn_blocking(move || {
@@ -108,10 +124,25 @@ impl Passwords {
         })
         .await
         .context("the hashing task failed")?;
-        self.memory
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(memory);
+        let returned = {
+            let mut areas = self.memory.lock().unwrap_or_else(PoisonError::into_inner);
+            areas.free.push(memory);
+            areas.returned += 1;
+            areas.returned
+        };
+        let areas = Arc::clone(&self.memory);
+        tokio::spawn(async move {
+            tokio::time::sleep(KEEP_IDLE_AREAS).await;
+            let idle = {
+                let mut areas = areas.lock().unwrap_or_else(PoisonError::into_inner);
+                if areas.returned == returned {
+                    std::mem::take(&mut areas.free)
+                } else {
+                    Vec::new()
+                }
+            };
+            drop(idle);
+        });
         Ok(result)
     }
 }
@@ -230,6 +261,33 @@ mod tests {
             passwords.verify("wrong horse", Some(&a)).await.unwrap(),
             Verified::No
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn working_areas_are_kept_through_a_burst_and_freed_when_it_ends() {
+        let passwords = Passwords::new();
+        let kept = || {
+            passwords
+                .memory
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .free
+                .len()
+        };
+        passwords.hash("one").await.unwrap();
+        assert_eq!(kept(), 1);
+        tokio::time::sleep(KEEP_IDLE_AREAS / 2).await;
+        passwords.hash("two").await.unwrap();
+        tokio::time::sleep(KEEP_IDLE_AREAS * 3 / 4).await;
+        assert_eq!(
+            kept(),
+            1,
+            "a hash in the window keeps the area for the next"
+        );
+        tokio::time::sleep(KEEP_IDLE_AREAS / 2).await;
+        assert_eq!(kept(), 0, "idle for the whole window: freed");
+        passwords.hash("three").await.unwrap();
+        assert_eq!(kept(), 1, "and made again when needed");
     }
 
     #[tokio::test]
