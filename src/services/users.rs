@@ -491,8 +491,7 @@ pub struct UserStats {
     pub total: u64,
     /// Registered since the start of this calendar month (UTC).
     pub new_this_month: u64,
-    /// Wrote a post or a comment, or placed an order, in the last 30 days (a post or comment
-    /// deleted since still counts: the user was active).
+    /// Wrote a post or a comment, or placed an order, in the last 30 days, even if since deleted.
     pub active_users: u64,
 }
 

@@ -21,6 +21,9 @@ const TABLES: &[&str] = &[
     "order_items",
     "order_events",
     "order_counts",
+    "user_activity",
+    "activity_days",
+    "user_count",
     "idempotency_keys",
     "posts",
     "tags",
@@ -32,7 +35,7 @@ const TABLES: &[&str] = &[
 
 const INDEXES: &[&str] = &[
     "idx_users_role",
-    "idx_users_created_id",
+    "idx_users_live_created",
     "idx_products_created_at_id",
     "idx_products_category_created",
     "idx_products_category_price",
@@ -42,8 +45,7 @@ const INDEXES: &[&str] = &[
     "idx_orders_created_id",
     "idx_posts_author_published",
     "idx_posts_published",
-    "idx_posts_created_at",
-    "idx_comments_created_at",
+    "idx_user_activity_at",
 ];
 
 /// PostgreSQL's own: the full-text index and the trigram indexes of user search.
@@ -143,6 +145,7 @@ async fn running_migrations_twice_is_harmless() {
             "m20261206_000009_one_search_index",
             "m20261206_000010_user_search_trigrams",
             "m20261206_000011_posts_in_page_order",
+            "m20261208_000012_user_activity",
         ]
     );
     db.close().await.unwrap();
