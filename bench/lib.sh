@@ -69,14 +69,21 @@ esac
 WARMUP=${WARMUP:-3s}
 
 # load KEY NAME CONNECTIONS URL [wrk args…]: prints name, req/s, p50, p99 and non-2xx count,
-# and keeps req/s under $work/KEY.rps and the printed line under $work/KEY.line.
+# and keeps req/s under $work/KEY.rps and the printed line under $work/KEY.line. With PEAK_PID
+# set, also that process's peak RSS in MiB during the measured run (after the warm-up) under
+# $work/KEY.peak.
 load() {
   local key=$1 name=$2 connections=$3 url=$4 out
   shift 4
   if [[ $WARMUP != 0 ]]; then
     wrk -t"$THREADS" -c"$connections" -d"$WARMUP" "${encoding[@]}" "$@" "$url" >/dev/null
   fi
+  # Writing 5 to clear_refs resets the peak RSS to the current RSS.
+  if [[ -n ${PEAK_PID:-} ]]; then echo 5 >"/proc/$PEAK_PID/clear_refs"; fi
   out=$(wrk -t"$THREADS" -c"$connections" -d"$DURATION" --latency "${encoding[@]}" "$@" "$url")
+  if [[ -n ${PEAK_PID:-} ]]; then
+    awk '$1 == "VmHWM:" { print int($2 / 1024) }' "/proc/$PEAK_PID/status" >"$work/$key.peak"
+  fi
   local rps p50 p99 errors
   rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")

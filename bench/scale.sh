@@ -93,7 +93,9 @@ run() {
   echo "/api/v1/posts?limit=10" >"$paths/posts"
   echo "/api/v1/users/stats" >"$paths/stats"
 
-  echo 5 >"/proc/$app_pid/clear_refs"
+  # Each load's peak RSS is taken after its warm-up (lib.sh's PEAK_PID), so it is the reads'
+  # own: the logins above leave Argon2's 19 MiB working area, freed 2 s after the last hash.
+  export PEAK_PID=$app_pid
   heading "$backend, $size products" >&2
   local entry key connections label auth
   for entry in "${LOADS[@]}"; do
@@ -106,7 +108,8 @@ run() {
     PATHS_FILE=$paths/$key load "results/$backend-$size-$key" "$label" "$connections" \
       "http://127.0.0.1:$APP_PORT" -s bench/lua/paths.lua "${auth[@]}" >&2
   done
-  awk '$1 == "VmHWM:" { print int($2 / 1024) }' "/proc/$app_pid/status" >"$out-peak-mib"
+  cat "$work"/results/"$backend-$size"-*.peak | sort -n | tail -1 >"$out-peak-mib"
+  unset PEAK_PID
   kill "$app_pid"
   wait "$app_pid" 2>/dev/null || true
 }
@@ -117,18 +120,18 @@ for backend in $BACKENDS; do
   done
 done
 
-# The side-by-side table: per backend, req/s p50 p99 at each size, and p99 growth from the
-# smallest size to the largest.
+# The side-by-side table: per backend, req/s p50 p99 and the server's peak RSS (MiB) at each
+# size, and p99 growth from the smallest size to the largest.
 sizes=($SIZES)
 small=${sizes[0]}
 large=${sizes[-1]}
 for backend in $BACKENDS; do
   echo
   printf '%-44s' "$backend"
-  for size in $SIZES; do printf ' | %27s' "$size products"; done
+  for size in $SIZES; do printf ' | %31s' "$size products"; done
   printf ' | %s\n' "p99 x"
   printf '%-44s' ""
-  for size in $SIZES; do printf ' | %9s %8s %8s' req/s p50 p99; done
+  for size in $SIZES; do printf ' | %9s %8s %8s %3s' req/s p50 p99 MiB; done
   printf ' |\n'
   for entry in "${LOADS[@]}"; do
     read -r key connections label <<<"$entry"
@@ -136,7 +139,8 @@ for backend in $BACKENDS; do
     for size in $SIZES; do
       line=$(cat "$work/results/$backend-$size-$key.line")
       # The label has spaces; the last four fields are req/s, p50, p99 and non-2xx.
-      awk '{ printf " | %9s %8s %8s", $(NF-3), $(NF-2), $(NF-1) }' <<<"$line"
+      awk -v mib="$(cat "$work/results/$backend-$size-$key.peak")" \
+        '{ printf " | %9s %8s %8s %3s", $(NF-3), $(NF-2), $(NF-1), mib }' <<<"$line"
     done
     awk -v a="$(awk '{ print $(NF-1) }' "$work/results/$backend-$small-$key.line")" \
       -v b="$(awk '{ print $(NF-1) }' "$work/results/$backend-$large-$key.line")" '
