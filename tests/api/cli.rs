@@ -10,6 +10,18 @@ use crate::harness::{TestDatabase, spawn_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ecommerce-api");
 
+/// The one number `sql` selects, from the database the binary ran against.
+async fn number(db: &ecommerce_api::db::Db, sql: impl Into<String>) -> i64 {
+    use sea_orm::ConnectionTrait;
+    db.read()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+}
+
 /// The binary with a clean environment: only what the test passes, nothing from `.env`.
 fn command(args: &[&str], dir: &std::path::Path) -> Command {
     let mut command = Command::new(BIN);
@@ -484,19 +496,7 @@ async fn seed_loads_demo_data_and_running_it_again_adds_products_and_orders_only
         runs[1].1
     );
     let db = ecommerce_api::db::connect(&database.url).await.unwrap();
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move {
-            use sea_orm::ConnectionTrait;
-            db.read()
-                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index::<i64>(0)
-                .unwrap()
-        }
-    };
+    let count = |sql: &'static str| number(&db, sql);
     assert_eq!(count("SELECT COUNT(*) FROM products").await, 240);
     assert_eq!(count("SELECT COUNT(*) FROM categories").await, 12);
     assert_eq!(count("SELECT COUNT(*) FROM users").await, 30);
@@ -585,68 +585,43 @@ async fn a_bulk_seed_leaves_every_index_as_the_migrations_made_it() {
         );
     }
     assert_eq!(definitions().await, before);
-    let counted = db
-        .read()
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
-            "SELECT CAST(SUM(n) AS BIGINT) FROM order_counts",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
+    let counted = number(&db, "SELECT CAST(SUM(n) AS BIGINT) FROM order_counts").await;
     assert_eq!(
         counted, 12000,
         "the admin list's total counts the seeded orders"
     );
-    let miscounted = db
-        .read()
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.backend(),
-            "SELECT COUNT(*) FROM products p WHERE review_count <> \
-               (SELECT COUNT(*) FROM reviews r WHERE r.product_id = p.id) \
-             OR rating_total <> \
-               (SELECT COALESCE(SUM(r.rating), 0) FROM reviews r WHERE r.product_id = p.id)",
-        ))
-        .await
-        .unwrap()
-        .unwrap()
-        .try_get_by_index::<i64>(0)
-        .unwrap();
+    let miscounted = number(
+        &db,
+        "SELECT COUNT(*) FROM products p WHERE review_count <> \
+           (SELECT COUNT(*) FROM reviews r WHERE r.product_id = p.id) \
+         OR rating_total <> \
+           (SELECT COALESCE(SUM(r.rating), 0) FROM reviews r WHERE r.product_id = p.id)",
+    )
+    .await;
     assert_eq!(miscounted, 0, "every product's review counters are exact");
-    let scalar = |sql: String| {
-        let db = &db;
-        async move {
-            db.read()
-                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index::<i64>(0)
-                .unwrap()
-        }
-    };
     let latest = "SELECT user_id, MAX(at) AS at FROM (\
           SELECT customer_id AS user_id, created_at AS at FROM orders \
           UNION ALL SELECT author_id, created_at FROM posts \
           UNION ALL SELECT author_id, created_at FROM comments) AS a GROUP BY user_id";
     assert_eq!(
-        scalar(format!(
-            "SELECT COUNT(*) FROM ({latest}) AS l \
+        number(
+            &db,
+            format!(
+                "SELECT COUNT(*) FROM ({latest}) AS l \
              JOIN user_activity k ON k.user_id = l.user_id AND k.active_at = l.at"
-        ))
+            )
+        )
         .await,
-        scalar("SELECT COUNT(*) FROM user_activity".to_owned()).await,
+        number(&db, "SELECT COUNT(*) FROM user_activity").await,
         "every kept activity is the user's latest"
     );
     assert_eq!(
-        scalar(format!("SELECT COUNT(*) FROM ({latest}) AS l")).await,
-        scalar("SELECT COUNT(*) FROM user_activity".to_owned()).await,
+        number(&db, format!("SELECT COUNT(*) FROM ({latest}) AS l")).await,
+        number(&db, "SELECT COUNT(*) FROM user_activity").await,
         "every active user's activity is kept"
     );
     assert_eq!(
-        scalar(crate::harness::miscounted_activity_days(db.backend())).await,
+        number(&db, crate::harness::miscounted_activity_days(db.backend())).await,
         0,
         "each day counts the users whose latest activity fell on it"
     );
@@ -776,19 +751,7 @@ async fn a_process_killed_right_after_its_commits_loses_no_event_and_no_mail() {
         assert_eq!(placed.status(), 201);
     }
     let db = ecommerce_api::db::connect(&database.url).await.unwrap();
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move {
-            use sea_orm::ConnectionTrait;
-            db.read()
-                .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
-                .await
-                .unwrap()
-                .unwrap()
-                .try_get_by_index::<i64>(0)
-                .unwrap()
-        }
-    };
+    let count = |sql: &'static str| number(&db, sql);
     eventually(
         "a mail job is mid-send",
         Duration::from_secs(20),
