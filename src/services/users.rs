@@ -444,6 +444,9 @@ pub async fn list(
         None if page.offset() > 0 => select.count(db.read()).await?,
         None => 0,
     };
+    if ids.is_empty() {
+        return Ok((Vec::new(), Pagination::new(page, total)));
+    }
     let mut found: HashMap<UserId, User> = live()
         .filter(users::Column::Id.is_in(ids.iter().map(|&(id, _)| id)))
         .find_also_related(user_profiles::Entity)
