@@ -373,6 +373,13 @@ struct Recount {
     statements: &'static [&'static str],
 }
 
+/// Every product's review count and rating total, written where they differ.
+const REVIEWS_OF_PRODUCTS: &str = "UPDATE products AS p \
+     SET review_count = r.n, rating_total = r.total \
+     FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
+           GROUP BY product_id) AS r \
+     WHERE p.id = r.product_id AND (p.review_count <> r.n OR p.rating_total <> r.total)";
+
 /// The latest activity of every customer with orders, kept where it is later already.
 const ACTIVITY_OF_CUSTOMERS: &str = "INSERT INTO user_activity (user_id, active_at) \
      SELECT o.customer_id, MAX(o.created_at) FROM orders o \
@@ -386,23 +393,11 @@ const AGGREGATES: &[Aggregate] = &[
         loaded: "reviews",
         postgres: Recount {
             triggers: &[("reviews", "reviews_aggregate")],
-            statements: &[
-                "UPDATE products p SET review_count = r.n, rating_total = r.total \
-                 FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
-                       GROUP BY product_id) r \
-                 WHERE p.id = r.product_id \
-                 AND (p.review_count <> r.n OR p.rating_total <> r.total)",
-            ],
+            statements: &[REVIEWS_OF_PRODUCTS],
         },
         sqlite: Recount {
             triggers: &[("reviews", "reviews_aggregate_insert")],
-            statements: &[
-                "UPDATE products SET review_count = r.n, rating_total = r.total \
-                 FROM (SELECT product_id, COUNT(*) AS n, SUM(rating) AS total FROM reviews \
-                       GROUP BY product_id) AS r \
-                 WHERE products.id = r.product_id \
-                 AND (products.review_count <> r.n OR products.rating_total <> r.total)",
-            ],
+            statements: &[REVIEWS_OF_PRODUCTS],
         },
     },
     // The days are counted afresh, also for the activity the seed adds meanwhile (its posts)
@@ -439,7 +434,8 @@ const AGGREGATES: &[Aggregate] = &[
 ];
 
 /// A table the seed adds at least this many rows to, and at least as many as it holds, is
-/// loaded without its secondary indexes and foreign keys (on PostgreSQL).
+/// loaded without its aggregate triggers and, on PostgreSQL, its secondary indexes and
+/// foreign keys.
 const BULK_ROWS: usize = 10_000;
 
 /// Sets aside the aggregate triggers ([`AGGREGATES`]) and, on PostgreSQL, the non-unique
