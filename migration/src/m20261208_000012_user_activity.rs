@@ -1,29 +1,30 @@
-//! `/users/stats` from what is kept, not from what is counted: each live user's latest
-//! activity, how many users' latest activity fell on each day, and the number of live users,
-//! all kept by triggers.
+//! `/users/stats` from what is kept, not from what is counted: the day of each live user's
+//! latest activity, how many users' latest activity fell on each day, and the number of live
+//! users, all kept by triggers.
 //!
 //! An active user is one who placed an order or wrote a post or a comment in the last 30
-//! days. Counted from those rows, that was a distinct count over a month of orders joined
-//! with the users (467 ms at a million orders on PostgreSQL, 1.6 s on SQLite); counted from
-//! each user's latest activity it is still one index entry per active user (46,000 at a
-//! hundred thousand users). So `activity_days` counts users by the UTC day of their latest
-//! activity, and the active users are the counts of the whole days in the window plus the
-//! users of its first, partial day, a range of `user_activity`'s index: about 30 rows and a
-//! day's users whatever the size of the shop. `user_count` holds the number of live users.
-//! A user counts as active for the activity, even if they later delete the post or comment.
+//! days, counted in UTC days: today and the 29 days before. Counted from those rows, that was
+//! a distinct count over a month of orders joined with the users (467 ms at a million orders
+//! on PostgreSQL, 1.6 s on SQLite). Now `activity_days` counts users by the day of their
+//! latest activity, so the active users are the window's 30 day rows, however large the
+//! shop; `user_activity` holds each user's day, for the triggers to move them between days;
+//! `user_count` holds the number of live users. A user counts as active for the activity,
+//! even if they later delete the post or comment. Days are whole days since 1970-01-01.
 //!
 //! The triggers keep all three exact whoever writes (the API, the seed, a cascade) and commit
-//! with the rows they count. On PostgreSQL, inserts of activity and users are counted by
-//! statement triggers over the transition tables, so a bulk insert writes each counter row
-//! once; a user's latest activity moves between days through a row trigger on
+//! with the rows they count. An order, post or comment on a day its author was already
+//! active only reads `user_activity`: a customer's first activity of the day writes their
+//! row, and it is locked until that transaction commits, so concurrent orders of one customer
+//! queue on it at most once a day. (Kept to the moment, every order rewrote it, and one
+//! customer's concurrent orders queued on it: half the throughput on PostgreSQL.) On
+//! PostgreSQL, inserts are counted by statement triggers over the transition tables, so a
+//! bulk insert writes each counter row once; a user's day moves through a row trigger on
 //! `user_activity`, which adds to one of 16 rows per day picked by the backend, as
-//! `order_counts` does, so concurrent orders of different users do not queue on the day's
-//! row; it locks the earlier day first, and activity only moves later. A user's activity
-//! row is locked by their own concurrent orders only, after every other lock an order
-//! takes, so it adds no deadlock. The registrations' counter is one row: a registration
-//! hashes its password (tens of milliseconds) before it takes the lock for the rest of its
-//! short transaction. Anonymising a user (setting `deleted_at`) is a row trigger, as it is
-//! rare.
+//! `order_counts` does, so concurrent first orders of the day do not queue on the day's row;
+//! it locks the earlier day first, and a user's day only moves later. The registrations'
+//! counter is one row: a registration hashes its password (tens of milliseconds) before it
+//! takes the lock for the rest of its short transaction. Anonymising a user (setting
+//! `deleted_at`) is a row trigger, as it is rare.
 //!
 //! The indexes on posts' and comments' `created_at` served only the old count and go.
 //! Users newest first get a partial index of the live ones, which `GET /users` and the
@@ -39,18 +40,44 @@ impl MigrationName for Migration {
     }
 }
 
-/// The latest activity of every live user, as the triggers would have kept it.
-const BACKFILL: &str = "INSERT INTO user_activity (user_id, active_at) \
-     SELECT a.user_id, MAX(a.at) FROM ( \
-       SELECT customer_id AS user_id, created_at AS at FROM orders \
-       UNION ALL SELECT author_id, created_at FROM posts \
-       UNION ALL SELECT author_id, created_at FROM comments) AS a \
-     JOIN users u ON u.id = a.user_id AND u.deleted_at IS NULL \
-     GROUP BY a.user_id";
+/// The day of each live user's latest activity, as the triggers would have kept it, given
+/// the backend's expression for the day of the activity's time `at`.
+fn backfill(day: &str) -> String {
+    format!(
+        "INSERT INTO user_activity (user_id, active_day) \
+         SELECT a.user_id, MAX({day}) FROM ( \
+           SELECT customer_id AS user_id, created_at AS at FROM orders \
+           UNION ALL SELECT author_id, created_at FROM posts \
+           UNION ALL SELECT author_id, created_at FROM comments) AS a \
+         JOIN users u ON u.id = a.user_id AND u.deleted_at IS NULL \
+         GROUP BY a.user_id"
+    )
+}
+
+/// The day of a time, in whole days since 1970-01-01 (UTC).
+fn postgres_day(time: &str) -> String {
+    format!("CAST(floor(extract(epoch FROM {time}) / 86400) AS INTEGER)")
+}
+
+/// The same of SQLite's times, RFC 3339 text.
+fn sqlite_day(time: &str) -> String {
+    format!("unixepoch({time}) / 86400")
+}
+
+const TABLES: &[&str] = &[
+    "CREATE TABLE user_activity ( \
+       user_id uuid_text NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, \
+       active_day INTEGER NOT NULL)",
+    // PostgreSQL spreads each day over shards; a day's count is the sum of its rows.
+    "CREATE TABLE activity_days ( \
+       day INTEGER NOT NULL, shard SMALLINT NOT NULL, n BIGINT NOT NULL, \
+       PRIMARY KEY (day, shard))",
+    "CREATE TABLE user_count (id SMALLINT NOT NULL PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)",
+];
 
 const COMMON_UP: &[&str] = &[
-    BACKFILL,
-    "CREATE INDEX idx_user_activity_at ON user_activity (active_at)",
+    "INSERT INTO activity_days (day, shard, n) \
+     SELECT active_day, 0, COUNT(*) FROM user_activity GROUP BY active_day",
     "INSERT INTO user_count (id, n) SELECT 1, COUNT(*) FROM users WHERE deleted_at IS NULL",
     "DROP INDEX idx_posts_created_at",
     "DROP INDEX idx_comments_created_at",
@@ -69,79 +96,36 @@ const COMMON_DOWN: &[&str] = &[
     "DROP TABLE user_activity",
 ];
 
-const POSTGRES_TABLES: &[&str] = &[
-    "CREATE TABLE user_activity ( \
-       user_id UUID NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, \
-       active_at TIMESTAMP WITH TIME ZONE NOT NULL)",
-    "CREATE TABLE user_count (id SMALLINT NOT NULL PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)",
-    ACTIVITY_DAYS,
-];
-
-/// Users by the day (whole days since 1970-01-01, UTC) of their latest activity. PostgreSQL
-/// spreads each day over shards; a day's count is the sum of its rows.
-const ACTIVITY_DAYS: &str = "CREATE TABLE activity_days ( \
-       day INTEGER NOT NULL, shard SMALLINT NOT NULL, n BIGINT NOT NULL, \
-       PRIMARY KEY (day, shard))";
-
-/// After [`BACKFILL`]: the days of the activity it found, in shard 0.
-const POSTGRES_DAYS_BACKFILL: &str = "INSERT INTO activity_days (day, shard, n) \
-     SELECT CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER) AS day, 0, COUNT(*) \
-     FROM user_activity GROUP BY 1";
-const SQLITE_DAYS_BACKFILL: &str = "INSERT INTO activity_days (day, shard, n) \
-     SELECT unixepoch(active_at) / 86400, 0, COUNT(*) FROM user_activity GROUP BY 1";
+/// PostgreSQL's trigger function noting activity: each live user a statement names, with the
+/// day of their latest activity in it, unless their kept day is that day or later (read
+/// without a lock); in user order, so two transactions lock the rows in the same order.
+fn postgres_note() -> String {
+    let note = |user: &str| {
+        let day = postgres_day("created_at");
+        format!(
+            "INSERT INTO user_activity (user_id, active_day) \
+             SELECT n.user_id, n.day FROM ( \
+               SELECT {user} AS user_id, MAX({day}) AS day FROM new_rows GROUP BY {user}) AS n \
+             JOIN users u ON u.id = n.user_id AND u.deleted_at IS NULL \
+             WHERE NOT EXISTS (SELECT 1 FROM user_activity k \
+                               WHERE k.user_id = n.user_id AND k.active_day >= n.day) \
+             ORDER BY n.user_id \
+             ON CONFLICT (user_id) DO UPDATE SET active_day = EXCLUDED.active_day \
+             WHERE user_activity.active_day < EXCLUDED.active_day;"
+        )
+    };
+    format!(
+        "CREATE FUNCTION user_activity_note() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN \
+           IF TG_TABLE_NAME = 'orders' THEN {} ELSE {} END IF; \
+           RETURN NULL; \
+         END $$",
+        note("customer_id"),
+        note("author_id")
+    )
+}
 
 const POSTGRES_TRIGGERS: &[&str] = &[
-    POSTGRES_DAYS_BACKFILL,
-    // A user's latest activity moving to a later day (or appearing, or going with the
-    // user), in the backend's shard of each day: the earlier day first.
-    "CREATE FUNCTION activity_days_move() RETURNS trigger LANGUAGE plpgsql AS $$ \
-     DECLARE \
-       pick SMALLINT := pg_backend_pid() % 16; \
-       old_day INTEGER; \
-       new_day INTEGER; \
-     BEGIN \
-       IF TG_OP <> 'INSERT' THEN \
-         old_day := floor(extract(epoch FROM OLD.active_at) / 86400); \
-       END IF; \
-       IF TG_OP <> 'DELETE' THEN \
-         new_day := floor(extract(epoch FROM NEW.active_at) / 86400); \
-       END IF; \
-       IF old_day IS NOT DISTINCT FROM new_day THEN \
-         RETURN NULL; \
-       END IF; \
-       IF old_day IS NOT NULL THEN \
-         INSERT INTO activity_days (day, shard, n) VALUES (old_day, pick, -1) \
-         ON CONFLICT (day, shard) DO UPDATE SET n = activity_days.n - 1; \
-       END IF; \
-       IF new_day IS NOT NULL THEN \
-         INSERT INTO activity_days (day, shard, n) VALUES (new_day, pick, 1) \
-         ON CONFLICT (day, shard) DO UPDATE SET n = activity_days.n + 1; \
-       END IF; \
-       RETURN NULL; \
-     END $$",
-    "CREATE TRIGGER activity_days_move AFTER INSERT OR DELETE OR UPDATE OF active_at \
-     ON user_activity FOR EACH ROW EXECUTE FUNCTION activity_days_move()",
-    // One statement per activity table, each the latest activity of every live user the
-    // statement names, in user order so two transactions lock the rows in the same order.
-    "CREATE FUNCTION user_activity_note() RETURNS trigger LANGUAGE plpgsql AS $$ \
-     BEGIN \
-       IF TG_TABLE_NAME = 'orders' THEN \
-         INSERT INTO user_activity (user_id, active_at) \
-         SELECT n.customer_id, MAX(n.created_at) FROM new_rows n \
-         JOIN users u ON u.id = n.customer_id AND u.deleted_at IS NULL \
-         GROUP BY n.customer_id ORDER BY n.customer_id \
-         ON CONFLICT (user_id) DO UPDATE SET active_at = EXCLUDED.active_at \
-         WHERE user_activity.active_at < EXCLUDED.active_at; \
-       ELSE \
-         INSERT INTO user_activity (user_id, active_at) \
-         SELECT n.author_id, MAX(n.created_at) FROM new_rows n \
-         JOIN users u ON u.id = n.author_id AND u.deleted_at IS NULL \
-         GROUP BY n.author_id ORDER BY n.author_id \
-         ON CONFLICT (user_id) DO UPDATE SET active_at = EXCLUDED.active_at \
-         WHERE user_activity.active_at < EXCLUDED.active_at; \
-       END IF; \
-       RETURN NULL; \
-     END $$",
     "CREATE TRIGGER user_activity_orders AFTER INSERT ON orders \
      REFERENCING NEW TABLE AS new_rows \
      FOR EACH STATEMENT EXECUTE FUNCTION user_activity_note()",
@@ -151,6 +135,24 @@ const POSTGRES_TRIGGERS: &[&str] = &[
     "CREATE TRIGGER user_activity_comments AFTER INSERT ON comments \
      REFERENCING NEW TABLE AS new_rows \
      FOR EACH STATEMENT EXECUTE FUNCTION user_activity_note()",
+    // A user's latest activity moving to a later day (or appearing, or going with the user),
+    // in the backend's shard of each day: the earlier day first.
+    "CREATE FUNCTION activity_days_move() RETURNS trigger LANGUAGE plpgsql AS $$ \
+     DECLARE \
+       pick SMALLINT := pg_backend_pid() % 16; \
+     BEGIN \
+       IF TG_OP <> 'INSERT' THEN \
+         INSERT INTO activity_days (day, shard, n) VALUES (OLD.active_day, pick, -1) \
+         ON CONFLICT (day, shard) DO UPDATE SET n = activity_days.n - 1; \
+       END IF; \
+       IF TG_OP <> 'DELETE' THEN \
+         INSERT INTO activity_days (day, shard, n) VALUES (NEW.active_day, pick, 1) \
+         ON CONFLICT (day, shard) DO UPDATE SET n = activity_days.n + 1; \
+       END IF; \
+       RETURN NULL; \
+     END $$",
+    "CREATE TRIGGER activity_days_move AFTER INSERT OR DELETE OR UPDATE OF active_day \
+     ON user_activity FOR EACH ROW EXECUTE FUNCTION activity_days_move()",
     // A statement that inserts or deletes no live user writes nothing.
     "CREATE FUNCTION user_count_apply() RETURNS trigger LANGUAGE plpgsql AS $$ \
      BEGIN \
@@ -184,57 +186,50 @@ const POSTGRES_TRIGGERS: &[&str] = &[
 ];
 
 const POSTGRES_DOWN: &[&str] = &[
-    "DROP TRIGGER IF EXISTS activity_days_move ON user_activity",
-    "DROP FUNCTION IF EXISTS activity_days_move()",
     "DROP TRIGGER IF EXISTS user_liveness ON users",
     "DROP FUNCTION IF EXISTS user_liveness_changed()",
     "DROP TRIGGER IF EXISTS user_count_delete ON users",
     "DROP TRIGGER IF EXISTS user_count_insert ON users",
     "DROP FUNCTION IF EXISTS user_count_apply()",
+    "DROP TRIGGER IF EXISTS activity_days_move ON user_activity",
+    "DROP FUNCTION IF EXISTS activity_days_move()",
     "DROP TRIGGER IF EXISTS user_activity_comments ON comments",
     "DROP TRIGGER IF EXISTS user_activity_posts ON posts",
     "DROP TRIGGER IF EXISTS user_activity_orders ON orders",
     "DROP FUNCTION IF EXISTS user_activity_note()",
 ];
 
-const SQLITE_TABLES: &[&str] = &[
-    "CREATE TABLE user_activity ( \
-       user_id uuid_text NOT NULL PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE, \
-       active_at timestamp_with_timezone_text NOT NULL)",
-    "CREATE TABLE user_count (id SMALLINT NOT NULL PRIMARY KEY CHECK (id = 1), n BIGINT NOT NULL)",
-    ACTIVITY_DAYS,
-];
+/// SQLite's trigger noting the activity of `new.{user}` (one writer at a time, so row
+/// triggers and no shards).
+fn sqlite_note(table: &str, user: &str) -> String {
+    let day = sqlite_day("new.created_at");
+    format!(
+        "CREATE TRIGGER user_activity_{table} AFTER INSERT ON {table} \
+         WHEN NOT EXISTS (SELECT 1 FROM user_activity \
+                          WHERE user_id = new.{user} \
+                          AND active_day >= {day}) \
+         BEGIN \
+         INSERT INTO user_activity (user_id, active_day) \
+         SELECT id, {day} FROM users \
+         WHERE id = new.{user} AND deleted_at IS NULL \
+         ON CONFLICT (user_id) DO UPDATE SET active_day = excluded.active_day \
+         WHERE user_activity.active_day < excluded.active_day; END"
+    )
+}
 
-// Times are stored as RFC 3339 text in UTC, whose text order is their order in time.
 const SQLITE_TRIGGERS: &[&str] = &[
-    SQLITE_DAYS_BACKFILL,
     "CREATE TRIGGER activity_days_insert AFTER INSERT ON user_activity BEGIN \
-     INSERT INTO activity_days (day, shard, n) VALUES (unixepoch(new.active_at) / 86400, 0, 1) \
+     INSERT INTO activity_days (day, shard, n) VALUES (new.active_day, 0, 1) \
      ON CONFLICT (day, shard) DO UPDATE SET n = n + 1; END",
-    "CREATE TRIGGER activity_days_update AFTER UPDATE OF active_at ON user_activity \
-     WHEN unixepoch(old.active_at) / 86400 <> unixepoch(new.active_at) / 86400 BEGIN \
-     INSERT INTO activity_days (day, shard, n) VALUES (unixepoch(old.active_at) / 86400, 0, -1) \
+    "CREATE TRIGGER activity_days_update AFTER UPDATE OF active_day ON user_activity \
+     WHEN old.active_day <> new.active_day BEGIN \
+     INSERT INTO activity_days (day, shard, n) VALUES (old.active_day, 0, -1) \
      ON CONFLICT (day, shard) DO UPDATE SET n = n - 1; \
-     INSERT INTO activity_days (day, shard, n) VALUES (unixepoch(new.active_at) / 86400, 0, 1) \
+     INSERT INTO activity_days (day, shard, n) VALUES (new.active_day, 0, 1) \
      ON CONFLICT (day, shard) DO UPDATE SET n = n + 1; END",
     "CREATE TRIGGER activity_days_delete AFTER DELETE ON user_activity BEGIN \
-     INSERT INTO activity_days (day, shard, n) VALUES (unixepoch(old.active_at) / 86400, 0, -1) \
+     INSERT INTO activity_days (day, shard, n) VALUES (old.active_day, 0, -1) \
      ON CONFLICT (day, shard) DO UPDATE SET n = n - 1; END",
-    "CREATE TRIGGER user_activity_orders AFTER INSERT ON orders BEGIN \
-     INSERT INTO user_activity (user_id, active_at) \
-     SELECT id, new.created_at FROM users WHERE id = new.customer_id AND deleted_at IS NULL \
-     ON CONFLICT (user_id) DO UPDATE SET active_at = excluded.active_at \
-     WHERE user_activity.active_at < excluded.active_at; END",
-    "CREATE TRIGGER user_activity_posts AFTER INSERT ON posts BEGIN \
-     INSERT INTO user_activity (user_id, active_at) \
-     SELECT id, new.created_at FROM users WHERE id = new.author_id AND deleted_at IS NULL \
-     ON CONFLICT (user_id) DO UPDATE SET active_at = excluded.active_at \
-     WHERE user_activity.active_at < excluded.active_at; END",
-    "CREATE TRIGGER user_activity_comments AFTER INSERT ON comments BEGIN \
-     INSERT INTO user_activity (user_id, active_at) \
-     SELECT id, new.created_at FROM users WHERE id = new.author_id AND deleted_at IS NULL \
-     ON CONFLICT (user_id) DO UPDATE SET active_at = excluded.active_at \
-     WHERE user_activity.active_at < excluded.active_at; END",
     "CREATE TRIGGER user_count_insert AFTER INSERT ON users WHEN new.deleted_at IS NULL BEGIN \
      UPDATE user_count SET n = n + 1; END",
     "CREATE TRIGGER user_count_delete AFTER DELETE ON users WHEN old.deleted_at IS NULL BEGIN \
@@ -246,12 +241,12 @@ const SQLITE_TRIGGERS: &[&str] = &[
 ];
 
 const SQLITE_DOWN: &[&str] = &[
-    "DROP TRIGGER IF EXISTS activity_days_delete",
-    "DROP TRIGGER IF EXISTS activity_days_update",
-    "DROP TRIGGER IF EXISTS activity_days_insert",
     "DROP TRIGGER IF EXISTS user_liveness",
     "DROP TRIGGER IF EXISTS user_count_delete",
     "DROP TRIGGER IF EXISTS user_count_insert",
+    "DROP TRIGGER IF EXISTS activity_days_delete",
+    "DROP TRIGGER IF EXISTS activity_days_update",
+    "DROP TRIGGER IF EXISTS activity_days_insert",
     "DROP TRIGGER IF EXISTS user_activity_comments",
     "DROP TRIGGER IF EXISTS user_activity_posts",
     "DROP TRIGGER IF EXISTS user_activity_orders",
@@ -260,9 +255,46 @@ const SQLITE_DOWN: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::run_for_backend(manager, POSTGRES_TABLES, SQLITE_TABLES).await?;
-        crate::run(manager, COMMON_UP).await?;
-        crate::run_for_backend(manager, POSTGRES_TRIGGERS, SQLITE_TRIGGERS).await
+        let postgres = manager.get_database_backend() == sea_orm::DbBackend::Postgres;
+        // The SQLite types of the other tables; PostgreSQL's own where they differ.
+        let tables: Vec<String> = TABLES
+            .iter()
+            .map(|sql| {
+                if postgres {
+                    sql.replace("uuid_text", "UUID")
+                } else {
+                    (*sql).to_owned()
+                }
+            })
+            .collect();
+        let backfill = backfill(&if postgres {
+            postgres_day("at")
+        } else {
+            sqlite_day("at")
+        });
+        let mut up: Vec<&str> = tables.iter().map(String::as_str).collect();
+        up.push(&backfill);
+        up.extend(COMMON_UP);
+        crate::run(manager, &up).await?;
+        if postgres {
+            let note = postgres_note();
+            let triggers: Vec<&str> = [note.as_str()]
+                .into_iter()
+                .chain(POSTGRES_TRIGGERS.iter().copied())
+                .collect();
+            return crate::run(manager, &triggers).await;
+        }
+        let notes = [
+            sqlite_note("orders", "customer_id"),
+            sqlite_note("posts", "author_id"),
+            sqlite_note("comments", "author_id"),
+        ];
+        let triggers: Vec<&str> = SQLITE_TRIGGERS
+            .iter()
+            .copied()
+            .chain(notes.iter().map(String::as_str))
+            .collect();
+        crate::run(manager, &triggers).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

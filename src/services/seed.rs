@@ -364,9 +364,11 @@ struct Aggregate {
     loaded: &'static str,
     postgres: Recount,
     sqlite: Recount,
+    /// What recomputes it on either backend, after the backend's own statements.
+    then: &'static [&'static str],
 }
 
-/// One backend's triggers of an [`Aggregate`] and the statements that recompute it.
+/// One backend's triggers of an [`Aggregate`] and its own statements that recompute it.
 struct Recount {
     /// `(table, trigger)`: the triggers set aside while the table loads.
     triggers: &'static [(&'static str, &'static str)],
@@ -380,28 +382,44 @@ const REVIEWS_OF_PRODUCTS: &str = "UPDATE products AS p \
            GROUP BY product_id) AS r \
      WHERE p.id = r.product_id AND (p.review_count <> r.n OR p.rating_total <> r.total)";
 
-/// The latest activity of every customer with orders, kept where it is later already.
-const ACTIVITY_OF_CUSTOMERS: &str = "INSERT INTO user_activity (user_id, active_at) \
-     SELECT o.customer_id, MAX(o.created_at) FROM orders o \
-     JOIN users u ON u.id = o.customer_id AND u.deleted_at IS NULL \
-     WHERE TRUE GROUP BY o.customer_id \
-     ON CONFLICT (user_id) DO UPDATE SET active_at = excluded.active_at \
-     WHERE user_activity.active_at < excluded.active_at";
+/// The day of every customer's latest order, kept where it is later already: the statement
+/// for PostgreSQL's and for SQLite's day of `o.created_at`.
+macro_rules! activity_of_customers {
+    ($day:literal) => {
+        concat!(
+            "INSERT INTO user_activity (user_id, active_day) \
+             SELECT o.customer_id, MAX(",
+            $day,
+            ") FROM orders o \
+             JOIN users u ON u.id = o.customer_id AND u.deleted_at IS NULL \
+             WHERE TRUE GROUP BY o.customer_id \
+             ON CONFLICT (user_id) DO UPDATE SET active_day = excluded.active_day \
+             WHERE user_activity.active_day < excluded.active_day"
+        )
+    };
+}
+
+/// The users by the day of their latest activity, counted afresh: also for the activity the
+/// seed adds while the day triggers are off (its posts).
+const ACTIVITY_DAYS_RECOUNT: &[&str] = &[
+    "DELETE FROM activity_days",
+    "INSERT INTO activity_days (day, shard, n) \
+     SELECT active_day, 0, COUNT(*) FROM user_activity GROUP BY active_day",
+];
 
 const AGGREGATES: &[Aggregate] = &[
     Aggregate {
         loaded: "reviews",
         postgres: Recount {
             triggers: &[("reviews", "reviews_aggregate")],
-            statements: &[REVIEWS_OF_PRODUCTS],
+            statements: &[],
         },
         sqlite: Recount {
             triggers: &[("reviews", "reviews_aggregate_insert")],
-            statements: &[REVIEWS_OF_PRODUCTS],
+            statements: &[],
         },
+        then: &[REVIEWS_OF_PRODUCTS],
     },
-    // The days are counted afresh, also for the activity the seed adds meanwhile (its posts)
-    // while the day triggers are off.
     Aggregate {
         loaded: "orders",
         postgres: Recount {
@@ -409,13 +427,9 @@ const AGGREGATES: &[Aggregate] = &[
                 ("orders", "user_activity_orders"),
                 ("user_activity", "activity_days_move"),
             ],
-            statements: &[
-                ACTIVITY_OF_CUSTOMERS,
-                "DELETE FROM activity_days",
-                "INSERT INTO activity_days (day, shard, n) \
-                 SELECT CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER), 0, \
-                 COUNT(*) FROM user_activity GROUP BY 1",
-            ],
+            statements: &[activity_of_customers!(
+                "CAST(floor(extract(epoch FROM o.created_at) / 86400) AS INTEGER)"
+            )],
         },
         sqlite: Recount {
             triggers: &[
@@ -423,13 +437,9 @@ const AGGREGATES: &[Aggregate] = &[
                 ("user_activity", "activity_days_insert"),
                 ("user_activity", "activity_days_update"),
             ],
-            statements: &[
-                ACTIVITY_OF_CUSTOMERS,
-                "DELETE FROM activity_days",
-                "INSERT INTO activity_days (day, shard, n) \
-                 SELECT unixepoch(active_at) / 86400, 0, COUNT(*) FROM user_activity GROUP BY 1",
-            ],
+            statements: &[activity_of_customers!("unixepoch(o.created_at) / 86400")],
         },
+        then: ACTIVITY_DAYS_RECOUNT,
     },
 ];
 
@@ -511,7 +521,13 @@ async fn set_aside(
                     triggers.push(definition);
                 }
             }
-            aggregates.extend(recount.statements.iter().map(|sql| (*sql).to_owned()));
+            aggregates.extend(
+                recount
+                    .statements
+                    .iter()
+                    .chain(aggregate.then)
+                    .map(|sql| (*sql).to_owned()),
+            );
             aggregates.extend(triggers);
         }
         if !postgres {

@@ -45,7 +45,6 @@ const INDEXES: &[&str] = &[
     "idx_orders_created_id",
     "idx_posts_author_published",
     "idx_posts_published",
-    "idx_user_activity_at",
 ];
 
 /// PostgreSQL's own: the full-text index and the trigram indexes of user search.

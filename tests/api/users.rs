@@ -505,6 +505,31 @@ async fn stats_follow_deletions_and_concurrent_registrations() {
 }
 
 #[tokio::test]
+async fn the_active_window_is_today_and_the_29_days_before() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let inside = app.user().await;
+    let outside = app.user().await;
+    for (buyer, days) in [(&inside, 29), (&outside, 30)] {
+        let at = chrono::Utc::now() - chrono::Duration::days(days);
+        app.execute(
+            "INSERT INTO orders (id, customer_id, status, total, created_at, updated_at) \
+             VALUES ($1, $2, 'DELIVERED', 0, $3, $3)",
+            [uuid::Uuid::now_v7().into(), id_value(&buyer.id), at.into()],
+        )
+        .await;
+    }
+
+    let response = admin.get("/api/v1/users/stats").await;
+
+    response.assert_status(200);
+    assert_eq!(
+        response.body["data"]["activeUsers"], 1,
+        "29 days ago is in the window, 30 days ago is not"
+    );
+}
+
+#[tokio::test]
 async fn active_users_stay_exact_under_concurrent_activity_across_days() {
     let app = spawn_app().await;
     let admin = app.admin().await;
@@ -543,11 +568,8 @@ async fn active_users_stay_exact_under_concurrent_activity_across_days() {
 
     assert_eq!(stats().await, 12);
     assert_eq!(
-        app.count(
-            &crate::harness::miscounted_activity_days(app.db.backend()),
-            []
-        )
-        .await,
+        app.count(crate::harness::MISCOUNTED_ACTIVITY_DAYS, [])
+            .await,
         0,
         "each day counts the users whose latest activity fell on it"
     );

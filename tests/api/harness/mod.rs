@@ -325,21 +325,11 @@ impl TestApp {
 
 /// The days whose count in `activity_days` differs from the users whose latest activity in
 /// `user_activity` fell on them: `SELECT COUNT(*)` of them, 0 when the counts are exact.
-pub fn miscounted_activity_days(backend: sea_orm::DbBackend) -> String {
-    let day = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "CAST(floor(extract(epoch FROM active_at) / 86400) AS INTEGER)"
-        }
-        _ => "unixepoch(active_at) / 86400",
-    };
-    format!(
-        "SELECT COUNT(*) FROM (SELECT {day} AS day, COUNT(*) AS n FROM user_activity \
-           GROUP BY 1) AS kept \
-         FULL JOIN (SELECT day, SUM(n) AS n FROM activity_days GROUP BY day \
-           HAVING SUM(n) <> 0) AS counted ON counted.day = kept.day \
-         WHERE counted.n IS DISTINCT FROM kept.n"
-    )
-}
+pub const MISCOUNTED_ACTIVITY_DAYS: &str = "SELECT COUNT(*) FROM \
+       (SELECT active_day AS day, COUNT(*) AS n FROM user_activity GROUP BY active_day) AS kept \
+     FULL JOIN (SELECT day, SUM(n) AS n FROM activity_days GROUP BY day HAVING SUM(n) <> 0) \
+       AS counted ON counted.day = kept.day \
+     WHERE counted.n IS DISTINCT FROM kept.n";
 
 /// An id from a response body as a database value.
 pub fn id_value(id: &str) -> sea_orm::Value {
